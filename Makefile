@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# cgblk - front end.  Kbuild (the file next to this one) says what is built.
+#
+#   make                      build the four modules for the running kernel
+#   make KVER=<release>       ... for another installed kernel (or KDIR=<dir>)
+#   make W=1                  ... with extra warnings (the tree is W=1 clean)
+#   make install              install into /lib/modules/<release>/updates
+#   make dkms-install         register this tree with DKMS and install it
+#   make dkms-remove          undo dkms-install
+#   make check                build and run the guest test suite under qemu
+#   make check KERNELS="5.10 6.1 6.12 7.3" TESTS="name ..."
+#   make style                checkpatch and sparse over the sources
+
+KVER	?= $(shell uname -r)
+KDIR	?= /lib/modules/$(KVER)/build
+VERSION	:= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf)
+DKMS_SRC := /usr/src/cgblk-$(VERSION)
+
+KERNELS	?= 6.1
+TESTS	?=
+RESULTS	?= $(CURDIR)/results
+
+all: modules
+
+modules:
+	@test -f $(KDIR)/Makefile || { echo "no kernel build tree at $(KDIR): install the headers of $(KVER) or set KVER=/KDIR="; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+clean:
+	@if [ -f $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
+	rm -f $(CURDIR)/src/*/*.o $(CURDIR)/src/*/.*.cmd
+
+install: modules
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates modules_install
+	depmod -a $(KVER)
+
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp -a $(CURDIR)/dkms.conf $(CURDIR)/Kbuild $(CURDIR)/Makefile \
+	      $(CURDIR)/src $(CURDIR)/include $(DKMS_SRC)/
+	dkms add cgblk/$(VERSION)
+	dkms build cgblk/$(VERSION) -k $(KVER)
+	dkms install cgblk/$(VERSION) -k $(KVER)
+
+dkms-remove:
+	-dkms remove cgblk/$(VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+check:
+	$(CURDIR)/tests/run --kernels "$(KERNELS)" --tests "$(TESTS)" --results $(RESULTS)
+
+style:
+	$(CURDIR)/tests/style.sh
+
+.PHONY: all modules clean install dkms-install dkms-remove check style

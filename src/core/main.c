@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cgblk_core - the shared library of the cgblk modules.
+ *
+ * Today it owns the debugfs root every cgblk module hangs its files under
+ * (/sys/kernel/debug/cgblk/<module>/).  The per-cgroup worker pool and the
+ * blkcg/memcg association helpers that cgloop and dm-cgsnap share live in
+ * their own files of this directory as they land.
+ */
+#include <linux/debugfs.h>
+#include <linux/init.h>
+#include <linux/module.h>
+
+#include <cgblk/core.h>
+
+static struct dentry *cgblk_debugfs_root;
+
+/**
+ * cgblk_debugfs_dir - the debugfs directory of the cgblk modules
+ *
+ * User modules create their own directory below it, named after the module.
+ * The directory lives as long as cgblk_core is loaded, which a user module
+ * guarantees by its symbol dependency.
+ *
+ * Context: any context.
+ * Return: the dentry of /sys/kernel/debug/cgblk, or an ERR_PTR or NULL when
+ * debugfs is unavailable; debugfs_create_*() accept either as a parent.
+ */
+struct dentry *cgblk_debugfs_dir(void)
+{
+	return cgblk_debugfs_root;
+}
+CGBLK_EXPORT(cgblk_debugfs_dir);
+
+static int __init cgblk_core_init(void)
+{
+	cgblk_debugfs_root = debugfs_create_dir("cgblk", NULL);
+	return 0;
+}
+
+static void __exit cgblk_core_exit(void)
+{
+	debugfs_remove_recursive(cgblk_debugfs_root);
+}
+
+module_init(cgblk_core_init);
+module_exit(cgblk_core_exit);
+
+MODULE_AUTHOR("The cgblk authors");
+MODULE_DESCRIPTION("cgblk core: per-cgroup I/O workers and cgroup association helpers");
+MODULE_LICENSE("GPL");
