@@ -1,0 +1,80 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# guest-run.sh - PID 1 of the test guest, after the switch to the 9p root.
+#
+# Runs each test of the suite under a timeout and reports on the second
+# serial port (/dev/ttyS1), which only this script writes:
+#   BEGIN <test>
+#   END <test> <exit code> <taint before> <taint after> <modules left>
+#   DONE <nonce>                     only after the very last test
+# It also writes "cgblk-harness: BEGIN/END <test>" into the kernel log so
+# that the host can tell which test every kernel message belongs to.  The
+# host (tests/run) decides pass or fail; nothing here can report a pass.
+set -u
+. /etc/cgblk-guest.conf
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export CGBLK_TOP CGBLK_KO CGBLK_KSERIES
+export HOME=/root TERM=dumb LANG=C
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t configfs configfs /sys/kernel/config
+if [ -n "$CGBLK_GUEST_MODDIR" ]; then
+	# A chroot kernel: its modules are not at /lib/modules on the host.
+	mkdir -p "/lib/modules/$(uname -r)"
+	mount --bind "$CGBLK_GUEST_MODDIR" "/lib/modules/$(uname -r)"
+fi
+echo "$CGBLK_HUNG_TASK_SECS" > /proc/sys/kernel/hung_task_timeout_secs
+echo 1 > /proc/sys/kernel/sysrq
+
+exec 7>/dev/ttyS1
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+mark() { echo "$*" >&7; }
+
+# Modules the suite may leave behind, in unload order.
+leftovers() {
+	local m left=
+	for m in $(awk '{print $1}' /proc/modules); do
+		case $m in
+		cgloop|dm_cgsnap|cgblk_offload|cgblk_core|cgblk_test_*) left="$left,$m" ;;
+		esac
+	done
+	echo "${left#,}"
+}
+
+for t in $CGBLK_TESTS; do
+	f=$CGBLK_TOP/tests/$CGBLK_SUITE/$t.sh
+	tmo=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$f" | head -n 1)
+	out=$CGBLK_GUEST_RESULTS/$t
+	mkdir -p "$out"
+	taint0=$(cat /proc/sys/kernel/tainted)
+	echo "cgblk-harness: BEGIN $t" > /dev/kmsg
+	mark "BEGIN $t"
+	(cd /tmp && CGBLK_TEST=$t CGBLK_OUT=$out \
+		exec timeout -k 10 "${tmo:-120}" /bin/bash "$f") \
+		> "$out/output.log" 2>&1 < /dev/null
+	rc=$?
+	left=$(leftovers)
+	if [ -n "$left" ]; then
+		# Clean up for the next test; the host fails this one.
+		for m in dm_cgsnap cgloop cgblk_offload cgblk_test_offload cgblk_test_warn cgblk_core; do
+			rmmod "$m" 2>/dev/null
+		done
+	fi
+	taint1=$(cat /proc/sys/kernel/tainted)
+	echo "cgblk-harness: END $t rc=$rc" > /dev/kmsg
+	mark "END $t $rc $taint0 $taint1 ${left:--}"
+	# Drop anything the test left mounted or configured under /tmp.
+	umount -R -l /tmp 2>/dev/null
+	mount -t tmpfs -o mode=1777 tmpfs /tmp
+done
+
+sync
+mark "DONE $CGBLK_NONCE"
+sleep 1
+echo b > /proc/sysrq-trigger
+sleep 10

@@ -1,0 +1,7 @@
+#!/bin/bash
+# Proves: a kernel crash fails the test that caused it and the run, even
+# though nothing after the crash reports anything.  Runs last (zz_).
+# expect: fail did not finish.*Kernel panic
+# timeout: 30
+. "$CGBLK_TOP/tests/lib/guest-lib.sh"
+echo c > /proc/sysrq-trigger
