@@ -14,7 +14,7 @@
 struct dentry;
 
 /* Export from cgblk_core / import into a user module. */
-#define CGBLK_EXPORT(sym)	COMPAT_EXPORT_SYMBOL_NS_GPL(sym, CGBLK)
+#define EXPORT_SYMBOL_CGBLK(sym)	COMPAT_EXPORT_SYMBOL_NS_GPL(sym, CGBLK)
 #define CGBLK_IMPORT_NS()	COMPAT_MODULE_IMPORT_NS(CGBLK)
 
 struct dentry *cgblk_debugfs_dir(void);

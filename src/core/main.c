@@ -30,7 +30,7 @@ struct dentry *cgblk_debugfs_dir(void)
 {
 	return cgblk_debugfs_root;
 }
-CGBLK_EXPORT(cgblk_debugfs_dir);
+EXPORT_SYMBOL_CGBLK(cgblk_debugfs_dir);
 
 static int __init cgblk_core_init(void)
 {
