@@ -18,7 +18,9 @@ export HOME=/root TERM=dumb LANG=C
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-mount -t tmpfs -o mode=1777 tmpfs /tmp
+# /tmp stays the overlay's (the tree under test may live in the host's /tmp);
+# each test gets a fresh tmpfs at /scratch as its working and TMPDIR.
+mkdir -p /scratch
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t debugfs debugfs /sys/kernel/debug
@@ -54,23 +56,26 @@ for t in $CGBLK_TESTS; do
 	taint0=$(cat /proc/sys/kernel/tainted)
 	echo "cgblk-harness: BEGIN $t" > /dev/kmsg
 	mark "BEGIN $t"
-	(cd /tmp && CGBLK_TEST=$t CGBLK_OUT=$out \
+	mount -t tmpfs -o mode=1777 tmpfs /scratch
+	(cd /scratch && CGBLK_TEST=$t CGBLK_OUT=$out TMPDIR=/scratch \
 		exec timeout -k 10 "${tmo:-120}" /bin/bash "$f") \
 		> "$out/output.log" 2>&1 < /dev/null
 	rc=$?
 	left=$(leftovers)
 	if [ -n "$left" ]; then
 		# Clean up for the next test; the host fails this one.
-		for m in dm_cgsnap cgloop cgblk_offload cgblk_test_offload cgblk_test_warn cgblk_core; do
+		for m in $(awk '/^cgblk_test_/ {print $1}' /proc/modules) \
+			 dm_cgsnap cgloop cgblk_offload cgblk_core; do
 			rmmod "$m" 2>/dev/null
 		done
 	fi
+	# Cgroups a failed test left behind, deepest first.
+	find /sys/fs/cgroup -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
 	taint1=$(cat /proc/sys/kernel/tainted)
 	echo "cgblk-harness: END $t rc=$rc" > /dev/kmsg
 	mark "END $t $rc $taint0 $taint1 ${left:--}"
-	# Drop anything the test left mounted or configured under /tmp.
-	umount -R -l /tmp 2>/dev/null
-	mount -t tmpfs -o mode=1777 tmpfs /tmp
+	# Drop anything the test left mounted under /scratch, and its files.
+	umount -R -l /scratch 2>/dev/null
 done
 
 sync
