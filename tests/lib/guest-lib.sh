@@ -6,7 +6,8 @@
 # thing, says so in a "# Proves:" line, may set "# timeout: <seconds>" and
 # "# kernels: <series> ..." in its header, and exits non-zero on failure.
 # Environment: CGBLK_TOP (the source tree), CGBLK_KO (the modules built for
-# this kernel), CGBLK_OUT (a folder kept with the results), CGBLK_KSERIES.
+# this kernel), CGBLK_OUT (a folder kept with the results), CGBLK_KSERIES;
+# the working directory and TMPDIR are a fresh tmpfs, /scratch.
 set -euo pipefail
 
 CGBLK_MODULES="cgblk_core cgblk_offload cgloop dm-cgsnap"
@@ -51,3 +52,43 @@ expect_fail() {
 # Kernel log lines since the given mark (a line count of dmesg).
 dmesg_mark() { dmesg | wc -l; }
 dmesg_since() { dmesg | tail -n +"$(( $1 + 1 ))"; }
+
+# wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds; fail after
+# SECONDS.
+wait_for() {
+	local limit=$1 i=0; shift
+	while ! "$@"; do
+		i=$((i + 1))
+		[ $i -lt $((limit * 5)) ] || fail "timed out after ${limit}s waiting for: $*"
+		sleep 0.2
+	done
+}
+
+# cg_run CGROUP CMD: run the shell command CMD as a process of CGROUP (a
+# path under /sys/fs/cgroup).
+cg_run() {
+	local cg=$1; shift
+	sh -c "echo \$\$ > /sys/fs/cgroup/$cg/cgroup.procs && $*"
+}
+
+# cg_setup NAME...: enable io and memory for children of the root and make
+# the named cgroups.  cg_cleanup removes them.
+cg_setup() {
+	echo "+io +memory" > /sys/fs/cgroup/cgroup.subtree_control
+	local c
+	for c in "$@"; do mkdir -p "/sys/fs/cgroup/$c"; done
+}
+cg_cleanup() {
+	local c
+	for c in "$@"; do rmdir "/sys/fs/cgroup/$c"; done
+}
+
+# busy_cpus SECONDS: keep every CPU busy, so that deferrable timers (which
+# an idle CPU does not run) fire.
+busy_cpus() {
+	local i
+	for i in $(seq "$(nproc)"); do
+		timeout "$1" sh -c 'while :; do :; done' &
+	done
+	wait
+}

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pool.c - per-cgroup worker pool.
+ *
+ * One worker per blkcg that has I/O in flight, so that an issuer throttled
+ * by its cgroup (io.max, io.latency, memory.high) blocks only its own
+ * worker, and a shared fallback worker for the root cgroup and for the
+ * times a worker cannot be had.  Workers are work items on the pool's
+ * WQ_MEM_RECLAIM workqueue: the rescuer guarantees progress when kworkers
+ * cannot be created under memory pressure.
+ *
+ * Locking: pool->lock (irq-safe: items may be queued from any context)
+ * protects the tree of workers, the idle list, nr_workers, dying, and every
+ * worker's item list and statistics.
+ *
+ * Lifetime of a worker: it is created by cgblk_pool_queue() and holds a
+ * reference on its blkcg css.  When its work function finds its list empty
+ * and its work not pending again, it puts itself on the idle list, under
+ * pool->lock, and touches nothing of the worker after unlocking.  Only the
+ * reaper frees workers, and only idle ones (removed from the tree and the
+ * idle list under pool->lock, so no queue can find them), so a worker is
+ * never freed while queued, pending or inside its work function's critical
+ * section.  cgblk_pool_queue() takes a worker off the idle list before
+ * queueing on it.
+ */
+#include <linux/jiffies.h>
+#include <linux/cgroup.h>
+#include <linux/rbtree.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/timer.h>
+#include <linux/workqueue.h>
+
+#include <cgblk/core.h>
+
+struct cgblk_worker {
+	struct rb_node node;
+	struct work_struct work;
+	struct list_head items;
+	struct list_head idle_entry;
+	struct cgblk_pool *pool;
+	struct cgroup_subsys_state *css;	/* key; NULL for the fallback */
+	unsigned long last_active;		/* jiffies */
+	unsigned int queued;			/* queued or running items */
+	u64 done;
+	u64 bytes;
+};
+
+struct cgblk_pool {
+	spinlock_t lock;
+	struct rb_root tree;
+	struct list_head idle;
+	unsigned int nr_workers;
+	bool dying;
+	u64 nr_overflow;		/* items sent to the fallback */
+	struct cgblk_worker fallback;
+	struct timer_list reaper;
+	struct workqueue_struct *wq;
+	const struct cgblk_pool_ops *ops;
+	struct cgblk_pool_params params;
+	void *private;
+};
+
+static void cgblk_worker_fn(struct work_struct *work);
+
+static void cgblk_worker_init(struct cgblk_worker *worker,
+			      struct cgblk_pool *pool,
+			      struct cgroup_subsys_state *css)
+{
+	RB_CLEAR_NODE(&worker->node);
+	INIT_WORK(&worker->work, cgblk_worker_fn);
+	INIT_LIST_HEAD(&worker->items);
+	INIT_LIST_HEAD(&worker->idle_entry);
+	worker->pool = pool;
+	worker->css = css;
+	worker->last_active = jiffies;
+}
+
+static unsigned long cgblk_pool_idle_jiffies(struct cgblk_pool *pool)
+{
+	return msecs_to_jiffies(pool->params.idle_ms);
+}
+
+/* The worker for @css, created if need be; the fallback if none can be. */
+static struct cgblk_worker *cgblk_pool_worker(struct cgblk_pool *pool,
+					      struct cgroup_subsys_state *css)
+{
+	struct rb_node **link = &pool->tree.rb_node, *parent = NULL;
+	struct cgblk_worker *worker;
+
+	lockdep_assert_held(&pool->lock);
+	if (!css)
+		return &pool->fallback;
+	while (*link) {
+		parent = *link;
+		worker = rb_entry(parent, struct cgblk_worker, node);
+		if (css == worker->css)
+			return worker;
+		link = (uintptr_t)css < (uintptr_t)worker->css ?
+		       &parent->rb_left : &parent->rb_right;
+	}
+	if (pool->params.max_workers &&
+	    pool->nr_workers >= pool->params.max_workers)
+		goto overflow;
+	/* May be called in atomic context: never sleep, never warn. */
+	worker = kzalloc(sizeof(*worker), GFP_NOWAIT | __GFP_NOWARN);
+	if (!worker)
+		goto overflow;
+	cgblk_worker_init(worker, pool, css);
+	css_get(css);
+	rb_link_node(&worker->node, parent, link);
+	rb_insert_color(&worker->node, &pool->tree);
+	pool->nr_workers++;
+	return worker;
+overflow:
+	pool->nr_overflow++;
+	return &pool->fallback;
+}
+
+/**
+ * cgblk_pool_queue - run a work item on the worker of its cgroup
+ * @pool: the pool
+ * @work: the item; its ->charge and ->bytes set by the caller
+ *
+ * Never fails: without a worker for the cgroup (allocation failure,
+ * max_workers reached) the item runs on the fallback worker, still under
+ * its own charge.
+ *
+ * Context: any context, including hard interrupts; does not sleep.
+ */
+void cgblk_pool_queue(struct cgblk_pool *pool, struct cgblk_work *work)
+{
+	struct cgblk_worker *worker;
+	unsigned long flags;
+
+	spin_lock_irqsave(&pool->lock, flags);
+	worker = cgblk_pool_worker(pool, work->charge.blkcg_css);
+	list_del_init(&worker->idle_entry);
+	list_add_tail(&work->entry, &worker->items);
+	worker->queued++;
+	queue_work(pool->wq, &worker->work);
+	spin_unlock_irqrestore(&pool->lock, flags);
+}
+EXPORT_SYMBOL_CGBLK(cgblk_pool_queue);
+
+static void cgblk_worker_fn(struct work_struct *work)
+{
+	struct cgblk_worker *worker = container_of(work, struct cgblk_worker, work);
+	struct cgblk_pool *pool = worker->pool;
+	unsigned int throttle = current->flags & PF_LOCAL_THROTTLE;
+	struct cgblk_charge_scope scope;
+	struct cgblk_work *item;
+	unsigned int bytes;
+
+	/* Like loop: dirty throttling against the backing bdi only. */
+	current->flags |= PF_LOCAL_THROTTLE;
+	spin_lock_irq(&pool->lock);
+	while (!list_empty(&worker->items)) {
+		item = list_first_entry(&worker->items, struct cgblk_work, entry);
+		list_del_init(&item->entry);
+		bytes = item->bytes;
+		spin_unlock_irq(&pool->lock);
+
+		cgblk_charge_enter(&item->charge, &scope);
+		pool->ops->run(pool, item);	/* may free item */
+		cgblk_charge_exit(&scope);
+		cond_resched();
+
+		spin_lock_irq(&pool->lock);
+		worker->queued--;
+		worker->done++;
+		worker->bytes += bytes;
+		worker->last_active = jiffies;
+	}
+	if (worker != &pool->fallback && !work_pending(&worker->work)) {
+		list_add_tail(&worker->idle_entry, &pool->idle);
+		if (!pool->dying)
+			timer_reduce(&pool->reaper,
+				     jiffies + cgblk_pool_idle_jiffies(pool));
+	}
+	spin_unlock_irq(&pool->lock);
+	/* The reaper may free an idle worker from here on: don't touch it. */
+	current->flags = (current->flags & ~PF_LOCAL_THROTTLE) | throttle;
+}
+
+static void cgblk_pool_reap(struct timer_list *timer)
+{
+	struct cgblk_pool *pool = container_of(timer, struct cgblk_pool, reaper);
+	unsigned long idle = cgblk_pool_idle_jiffies(pool);
+	struct cgblk_worker *worker, *next;
+	unsigned long flags;
+	LIST_HEAD(dead);
+
+	spin_lock_irqsave(&pool->lock, flags);
+	list_for_each_entry_safe(worker, next, &pool->idle, idle_entry) {
+		if (time_before(jiffies, worker->last_active + idle))
+			break;
+		rb_erase(&worker->node, &pool->tree);
+		pool->nr_workers--;
+		list_move(&worker->idle_entry, &dead);
+	}
+	if (!list_empty(&pool->idle) && !pool->dying) {
+		worker = list_first_entry(&pool->idle, struct cgblk_worker,
+					  idle_entry);
+		timer_reduce(&pool->reaper, worker->last_active + idle);
+	}
+	spin_unlock_irqrestore(&pool->lock, flags);
+
+	list_for_each_entry_safe(worker, next, &dead, idle_entry) {
+		css_put(worker->css);
+		kfree(worker);
+	}
+}
+
+/**
+ * cgblk_pool_create - create a worker pool
+ * @name: name of its workqueue (shown by ps for its rescuer)
+ * @ops: what the workers run
+ * @params: tunables, copied
+ * @private: the user's pointer, returned by cgblk_pool_private()
+ *
+ * Context: process context; may sleep.
+ * Return: the pool, or an ERR_PTR.
+ */
+struct cgblk_pool *cgblk_pool_create(const char *name,
+				     const struct cgblk_pool_ops *ops,
+				     const struct cgblk_pool_params *params,
+				     void *private)
+{
+	struct cgblk_pool *pool;
+
+	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
+	if (!pool)
+		return ERR_PTR(-ENOMEM);
+	pool->wq = alloc_workqueue("%s", WQ_UNBOUND | WQ_MEM_RECLAIM, 0, name);
+	if (!pool->wq) {
+		kfree(pool);
+		return ERR_PTR(-ENOMEM);
+	}
+	spin_lock_init(&pool->lock);
+	pool->tree = RB_ROOT;
+	INIT_LIST_HEAD(&pool->idle);
+	cgblk_worker_init(&pool->fallback, pool, NULL);
+	timer_setup(&pool->reaper, cgblk_pool_reap, TIMER_DEFERRABLE);
+	pool->ops = ops;
+	pool->params = *params;
+	pool->private = private;
+	return pool;
+}
+EXPORT_SYMBOL_CGBLK(cgblk_pool_create);
+
+/**
+ * cgblk_pool_destroy - run what is queued, then free the pool
+ * @pool: the pool; nothing may queue on it any more
+ *
+ * Context: process context; may sleep (waits for queued items).
+ */
+void cgblk_pool_destroy(struct cgblk_pool *pool)
+{
+	struct cgblk_worker *worker, *next;
+
+	destroy_workqueue(pool->wq);	/* runs every queued item */
+	spin_lock_irq(&pool->lock);
+	pool->dying = true;		/* the reaper stops re-arming */
+	spin_unlock_irq(&pool->lock);
+	timer_delete_sync(&pool->reaper);
+	rbtree_postorder_for_each_entry_safe(worker, next, &pool->tree, node) {
+		css_put(worker->css);
+		kfree(worker);
+	}
+	kfree(pool);
+}
+EXPORT_SYMBOL_CGBLK(cgblk_pool_destroy);
+
+/**
+ * cgblk_pool_flush - wait until every item queued so far has run
+ * @pool: the pool
+ *
+ * Context: process context; may sleep.  Not from a pool's own ->run.
+ */
+void cgblk_pool_flush(struct cgblk_pool *pool)
+{
+	flush_workqueue(pool->wq);
+}
+EXPORT_SYMBOL_CGBLK(cgblk_pool_flush);
+
+/**
+ * cgblk_pool_private - the pointer given to cgblk_pool_create()
+ * @pool: the pool
+ *
+ * Context: any context.
+ * Return: the user's pointer.
+ */
+void *cgblk_pool_private(struct cgblk_pool *pool)
+{
+	return pool->private;
+}
+EXPORT_SYMBOL_CGBLK(cgblk_pool_private);
+
+/**
+ * cgblk_pool_nr_workers - how many per-cgroup workers exist
+ * @pool: the pool
+ *
+ * The fallback worker is not counted.
+ *
+ * Context: any context.
+ * Return: the number of workers, a snapshot.
+ */
+unsigned int cgblk_pool_nr_workers(struct cgblk_pool *pool)
+{
+	return READ_ONCE(pool->nr_workers);
+}
+EXPORT_SYMBOL_CGBLK(cgblk_pool_nr_workers);
+
+static void cgblk_worker_show(struct seq_file *m, struct cgblk_worker *worker,
+			      const char *path)
+{
+	seq_printf(m, "%s queued %u done %llu bytes %llu idle_ms %u\n", path,
+		   worker->queued, worker->done, worker->bytes,
+		   list_empty(&worker->idle_entry) ? 0 :
+		   jiffies_to_msecs(jiffies - worker->last_active));
+}
+
+/**
+ * cgblk_pool_show - print one line per worker, for debugfs
+ * @m: the seq_file
+ * @pool: the pool
+ *
+ * Each line: the cgroup path (or "(fallback)"), items queued or running,
+ * items done, bytes done, and how long the worker has been idle (0 when
+ * busy).  A last line gives the count of items that went to the fallback
+ * for want of a worker.
+ *
+ * Context: process context (a seq_file ->show).
+ */
+void cgblk_pool_show(struct seq_file *m, struct cgblk_pool *pool)
+{
+	struct cgblk_worker *worker;
+	struct rb_node *node;
+	char path[128];
+
+	spin_lock_irq(&pool->lock);
+	for (node = rb_first(&pool->tree); node; node = rb_next(node)) {
+		worker = rb_entry(node, struct cgblk_worker, node);
+		if (cgroup_path(worker->css->cgroup, path, sizeof(path)) < 0)
+			strscpy(path, "(unknown)", sizeof(path));
+		cgblk_worker_show(m, worker, path);
+	}
+	cgblk_worker_show(m, &pool->fallback, "(fallback)");
+	seq_printf(m, "overflow %llu\n", pool->nr_overflow);
+	spin_unlock_irq(&pool->lock);
+}
+EXPORT_SYMBOL_CGBLK(cgblk_pool_show);

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cgblk_test_pool - drives the cgblk_core worker pool from user space, for
+ * tests/guest/core_pool_workers.sh.  Never installed.
+ *
+ * /sys/kernel/debug/cgblk/cgblk_test_pool/
+ *   queue    write "N" or "N block": queue N items charged to the writer's
+ *            cgroup; "block" items wait in ->run until "release"
+ *   release  write anything: let blocked items finish
+ *   stats    "queued Q done D wrong W blocked B workers N"
+ *   workers  cgblk_pool_show()
+ *
+ * Each item checks, in ->run, that it runs in task context (preemptible,
+ * where the kernel counts preemption) with its own memcg active and NOIO
+ * allocations; a failed check counts in "wrong".
+ */
+#include <linux/cgroup.h>
+#include <linux/debugfs.h>
+#include <linux/memcontrol.h>
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+
+#include <cgblk/core.h>
+
+static unsigned int max_workers;
+module_param(max_workers, uint, 0444);
+MODULE_PARM_DESC(max_workers, "per-cgroup workers at most (default 0: no limit)");
+static unsigned int idle_ms = 1000;
+module_param(idle_ms, uint, 0444);
+MODULE_PARM_DESC(idle_ms, "idle worker lifetime in ms (default 1000)");
+
+struct tp_item {
+	struct cgblk_work work;
+	bool block;
+};
+
+static struct cgblk_pool *tp_pool;
+static struct dentry *tp_dir;
+static atomic_t tp_queued, tp_done, tp_wrong, tp_blocked;
+static DECLARE_WAIT_QUEUE_HEAD(tp_release_wq);
+static bool tp_released;
+
+static void tp_run(struct cgblk_pool *pool, struct cgblk_work *work)
+{
+	struct tp_item *it = container_of(work, struct tp_item, work);
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *want = work->charge.memcg_css ?
+				  mem_cgroup_from_css(work->charge.memcg_css) : NULL;
+
+	if (current->active_memcg != want)
+		atomic_inc(&tp_wrong);
+#endif
+	if (!(current->flags & PF_MEMALLOC_NOIO) || !in_task())
+		atomic_inc(&tp_wrong);
+	/* Without preempt counting (Debian's 5.10) preemptible() is always 0. */
+	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
+		atomic_inc(&tp_wrong);
+	if (it->block) {
+		atomic_inc(&tp_blocked);
+		wait_event(tp_release_wq, READ_ONCE(tp_released));
+		atomic_dec(&tp_blocked);
+	}
+	cgblk_charge_put(&work->charge);
+	kfree(it);
+	atomic_inc(&tp_done);
+}
+
+static const struct cgblk_pool_ops tp_ops = {
+	.run = tp_run,
+};
+
+/* The charge of the current task: its blkcg and its memcg, NULL for root. */
+static void tp_charge_current(struct cgblk_charge *charge)
+{
+	charge->blkcg_css = task_get_css(current, io_cgrp_id);
+	if (!charge->blkcg_css->parent) {
+		css_put(charge->blkcg_css);
+		charge->blkcg_css = NULL;
+	}
+	charge->memcg_css = NULL;
+#ifdef CONFIG_MEMCG
+	if (charge->blkcg_css)
+		charge->memcg_css = task_get_css(current, memory_cgrp_id);
+#endif
+}
+
+static ssize_t tp_queue_write(struct file *file, const char __user *ubuf,
+			      size_t len, loff_t *ppos)
+{
+	char buf[32] = {};
+	unsigned int i, n;
+	struct tp_item *it;
+	bool block;
+
+	if (len >= sizeof(buf) || copy_from_user(buf, ubuf, len))
+		return -EINVAL;
+	if (sscanf(buf, "%u", &n) != 1 || n > 100000)
+		return -EINVAL;
+	block = strstr(buf, "block");
+	if (block)
+		WRITE_ONCE(tp_released, false);
+	for (i = 0; i < n; i++) {
+		it = kzalloc(sizeof(*it), GFP_KERNEL);
+		if (!it)
+			return -ENOMEM;
+		it->block = block;
+		it->work.bytes = 4096;
+		tp_charge_current(&it->work.charge);
+		atomic_inc(&tp_queued);
+		cgblk_pool_queue(tp_pool, &it->work);
+	}
+	return len;
+}
+
+static ssize_t tp_release_write(struct file *file, const char __user *ubuf,
+				size_t len, loff_t *ppos)
+{
+	WRITE_ONCE(tp_released, true);
+	wake_up_all(&tp_release_wq);
+	return len;
+}
+
+static int tp_stats_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "queued %d done %d wrong %d blocked %d workers %u\n",
+		   atomic_read(&tp_queued), atomic_read(&tp_done),
+		   atomic_read(&tp_wrong), atomic_read(&tp_blocked),
+		   cgblk_pool_nr_workers(tp_pool));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(tp_stats);
+
+static int tp_workers_show(struct seq_file *m, void *v)
+{
+	cgblk_pool_show(m, tp_pool);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(tp_workers);
+
+static const struct file_operations tp_queue_fops = {
+	.owner = THIS_MODULE,
+	.write = tp_queue_write,
+};
+
+static const struct file_operations tp_release_fops = {
+	.owner = THIS_MODULE,
+	.write = tp_release_write,
+};
+
+static int __init tp_init(void)
+{
+	struct cgblk_pool_params params = {
+		.max_workers = max_workers,
+		.idle_ms = idle_ms,
+	};
+
+	tp_pool = cgblk_pool_create("cgblk_test_pool", &tp_ops, &params, NULL);
+	if (IS_ERR(tp_pool))
+		return PTR_ERR(tp_pool);
+	tp_dir = debugfs_create_dir(KBUILD_MODNAME, cgblk_debugfs_dir());
+	debugfs_create_file("queue", 0200, tp_dir, NULL, &tp_queue_fops);
+	debugfs_create_file("release", 0200, tp_dir, NULL, &tp_release_fops);
+	debugfs_create_file("stats", 0444, tp_dir, NULL, &tp_stats_fops);
+	debugfs_create_file("workers", 0444, tp_dir, NULL, &tp_workers_fops);
+	return 0;
+}
+
+static void __exit tp_exit(void)
+{
+	debugfs_remove_recursive(tp_dir);
+	WRITE_ONCE(tp_released, true);
+	wake_up_all(&tp_release_wq);
+	cgblk_pool_destroy(tp_pool);
+}
+
+module_init(tp_init);
+module_exit(tp_exit);
+
+MODULE_DESCRIPTION("cgblk test: drives the cgblk_core worker pool");
+MODULE_LICENSE("GPL");
+CGBLK_IMPORT_NS();
