@@ -16,20 +16,25 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export CGBLK_TOP CGBLK_KO CGBLK_KSERIES
 export HOME=/root TERM=dumb LANG=C
 
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-# /tmp stays the overlay's (the tree under test may live in the host's /tmp);
-# each test gets a fresh tmpfs at /scratch as its working and TMPDIR.
-mkdir -p /scratch
-mount -t tmpfs -o mode=0755 tmpfs /run
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
-mount -t debugfs debugfs /sys/kernel/debug
-mount -t configfs configfs /sys/kernel/config
+# A setup step that fails is reported in the kernel log, which fails the
+# boot verdict on the host.
+setup() { "$@" || echo "cgblk-init: guest setup failed: $*" > /dev/kmsg; }
+
+setup mount -t proc proc /proc
+setup mount -t sysfs sysfs /sys
 if [ -n "$CGBLK_GUEST_MODDIR" ]; then
 	# A chroot kernel: its modules are not at /lib/modules on the host.
 	mkdir -p "/lib/modules/$(uname -r)"
-	mount --bind "$CGBLK_GUEST_MODDIR" "/lib/modules/$(uname -r)"
+	setup mount --bind "$CGBLK_GUEST_MODDIR" "/lib/modules/$(uname -r)"
 fi
+# /tmp stays the overlay's (the tree under test may live in the host's /tmp);
+# each test gets a fresh tmpfs at /scratch as its working and TMPDIR.
+mkdir -p /scratch
+setup mount -t tmpfs -o mode=0755 tmpfs /run
+setup mount -t cgroup2 cgroup2 /sys/fs/cgroup
+setup mount -t debugfs debugfs /sys/kernel/debug
+setup modprobe configfs		# a module on Debian's kernels
+setup mount -t configfs configfs /sys/kernel/config
 echo "$CGBLK_HUNG_TASK_SECS" > /proc/sys/kernel/hung_task_timeout_secs
 echo 1 > /proc/sys/kernel/sysrq
 
