@@ -9,6 +9,10 @@
 # this kernel), CGBLK_OUT (a folder kept with the results), CGBLK_KSERIES;
 # the working directory and TMPDIR are a fresh tmpfs, /scratch.
 set -euo pipefail
+# POSIX mode: an expansion error (say, a division by zero in $((...))) ends
+# the script with an error.  Without it bash abandons only the enclosing
+# loop or list and carries on, and the test could exit 0 with checks unrun.
+set -o posix
 
 CGBLK_MODULES="cgblk_core cgblk_offload cgloop dm-cgsnap"
 # Users of cgblk_core, in load order.
@@ -91,4 +95,71 @@ busy_cpus() {
 		timeout "$1" sh -c 'while :; do :; done' &
 	done
 	wait
+}
+
+# brd_setup SIZE_MB [COUNT]: ramdisks /dev/ram0.. of SIZE_MB each.
+brd_setup() {
+	modprobe brd rd_nr="${2:-2}" rd_size=$(($1 * 1024)) max_part=0
+	wait_for 10 test -b /dev/ram0
+}
+brd_cleanup() { rmmod brd; }
+
+# ext4_on DEVICE DIR: a fresh ext4 on DEVICE mounted at DIR.
+ext4_on() {
+	mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 "$1"
+	mkdir -p "$2"
+	mount -t ext4 "$1" "$2"
+}
+
+# cgloop_attr N NAME: /sys/block/cgloopN/cgloop/NAME
+cgloop_attr() { cat "/sys/block/cgloop$1/cgloop/$2"; }
+
+# fio_verify DEV SIZE [fio options...]: random writes of 512 B to 1 MiB with
+# crc32c verification, then a verify-only pass after dropping caches.
+fio_verify() {
+	local dev=$1 size=$2; shift 2
+	local common=(--filename="$dev" --size="$size" --rw=randwrite
+		--bsrange=512-1M --ioengine=psync --verify=crc32c
+		--verify_state_save=0 --randrepeat=1 --norandommap=0 "$@")
+	fio --name=write "${common[@]}" --do_verify=1 --output="$CGBLK_OUT/fio-$(basename "$dev").txt" ||
+		fail "fio verify failed on $dev ($*)"
+	echo 3 > /proc/sys/vm/drop_caches
+	fio --name=write "${common[@]}" --verify_only \
+		--output="$CGBLK_OUT/fio-reread-$(basename "$dev").txt" ||
+		fail "re-read after drop_caches did not verify on $dev ($*)"
+}
+
+# io_stat_bytes CGROUP MAJ:MIN rbytes|wbytes: bytes in the cgroup's io.stat.
+io_stat_bytes() {
+	awk -v d="$2" -v k="$3" '$1 == d {
+		for (i = 2; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2)
+	}' "/sys/fs/cgroup/$1/io.stat" | grep . || echo 0
+}
+
+# dev_written_bytes NAME: bytes written to /sys/block/NAME so far.
+dev_written_bytes() { awk '{print $7 * 512}' "/sys/block/$1/stat"; }
+
+# fio_bw_kib JSON: write bandwidth in KiB/s of all jobs in fio's JSON output.
+fio_bw_kib() {
+	python3 -c 'import json, sys
+print(sum(j["write"]["bw"] for j in json.load(open(sys.argv[1]))["jobs"]))' "$1"
+}
+
+# nullb_setup NAME SIZE_MB: a memory-backed null_blk (blk-mq, keeps disk
+# statistics, unlike brd) at /dev/NAME, made through configfs.
+nullb_setup() {
+	modprobe null_blk nr_devices=0
+	local d=/sys/kernel/config/nullb/$1
+	mkdir "$d"
+	echo 2 > "$d/queue_mode"
+	echo "$2" > "$d/size"
+	echo 1 > "$d/memory_backed"
+	echo 4096 > "$d/blocksize"
+	echo 1 > "$d/power"
+	wait_for 10 test -b "/dev/$1"
+}
+nullb_cleanup() {
+	echo 0 > "/sys/kernel/config/nullb/$1/power"
+	rmdir "/sys/kernel/config/nullb/$1"
+	rmmod null_blk
 }
