@@ -93,4 +93,151 @@ static inline struct mem_cgroup *compat_set_active_memcg(struct mem_cgroup *memc
 #define set_active_memcg compat_set_active_memcg
 #endif
 
+/*
+ * Block devices.  compat_alloc_disk() allocates a blk-mq disk with its
+ * limits, compat_add_disk() adds it, compat_cleanup_disk() releases it after
+ * del_gendisk().  struct compat_disk_limits carries what cgblk sets, since
+ * struct queue_limits has changed too much to fill it by hand before 6.9.
+ */
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+
+struct compat_disk_limits {
+	unsigned int logical_block_size;
+	unsigned int max_hw_sectors;
+	unsigned int max_discard_sectors;	/* 0: no discard */
+	unsigned int max_write_zeroes_sectors;	/* 0: no write zeroes */
+	bool write_cache;
+};
+
+static inline struct gendisk *
+compat_alloc_disk(struct blk_mq_tag_set *set,
+		  const struct compat_disk_limits *l, void *queuedata)
+{
+#ifdef COMPAT_BLK_MQ_ALLOC_DISK_LIM
+	struct queue_limits lim = {
+		.logical_block_size = l->logical_block_size,
+		.physical_block_size = l->logical_block_size,
+		.io_min = l->logical_block_size,
+		.max_hw_sectors = l->max_hw_sectors,
+		.max_hw_discard_sectors = l->max_discard_sectors,
+		.discard_granularity = l->max_discard_sectors ?
+				       l->logical_block_size : 0,
+		.max_write_zeroes_sectors = l->max_write_zeroes_sectors,
+#ifdef COMPAT_HAS_BLK_FEAT
+		.features = l->write_cache ? BLK_FEAT_WRITE_CACHE : 0,
+#endif
+	};
+	struct gendisk *disk = blk_mq_alloc_disk(set, &lim, queuedata);
+
+#ifndef COMPAT_HAS_BLK_FEAT
+	if (!IS_ERR(disk))
+		blk_queue_write_cache(disk->queue, l->write_cache, false);
+#endif
+	return disk;
+#else
+	struct request_queue *q;
+	struct gendisk *disk;
+
+#ifdef COMPAT_BLK_MQ_ALLOC_DISK
+	disk = blk_mq_alloc_disk(set, queuedata);
+	if (IS_ERR(disk))
+		return disk;
+	q = disk->queue;
+#else
+	q = blk_mq_init_queue(set);
+	if (IS_ERR(q))
+		return ERR_CAST(q);
+	disk = alloc_disk(1);
+	if (!disk) {
+		blk_cleanup_queue(q);
+		return ERR_PTR(-ENOMEM);
+	}
+	q->queuedata = queuedata;
+	disk->queue = q;
+#endif
+	blk_queue_logical_block_size(q, l->logical_block_size);
+	blk_queue_physical_block_size(q, l->logical_block_size);
+	blk_queue_io_min(q, l->logical_block_size);
+	blk_queue_max_hw_sectors(q, l->max_hw_sectors);
+	blk_queue_max_write_zeroes_sectors(q, l->max_write_zeroes_sectors);
+	if (l->max_discard_sectors) {
+		q->limits.discard_granularity = l->logical_block_size;
+		blk_queue_max_discard_sectors(q, l->max_discard_sectors);
+#ifdef QUEUE_FLAG_DISCARD	/* a macro until 5.19 */
+		blk_queue_flag_set(QUEUE_FLAG_DISCARD, q);
+#endif
+	}
+	blk_queue_write_cache(q, l->write_cache, false);
+	return disk;
+#endif
+}
+
+static inline int compat_add_disk(struct gendisk *disk,
+				  const struct attribute_group **groups)
+{
+#ifdef COMPAT_ADD_DISK_RETURNS_INT
+	return device_add_disk(NULL, disk, groups);
+#else
+	device_add_disk(NULL, disk, groups);
+	return 0;
+#endif
+}
+
+/* After del_gendisk(), or instead of it when compat_add_disk() failed. */
+static inline void compat_cleanup_disk(struct gendisk *disk)
+{
+#ifdef COMPAT_HAS_BLK_CLEANUP_QUEUE
+	blk_cleanup_queue(disk->queue);
+#endif
+	put_disk(disk);
+}
+
+/* "No partitions": a macro named ..._NO_PART_SCAN until 5.17, an enum after. */
+#ifdef GENHD_FL_NO_PART_SCAN
+#define COMPAT_GENHD_FL_NO_PART		GENHD_FL_NO_PART_SCAN
+#else
+#define COMPAT_GENHD_FL_NO_PART		GENHD_FL_NO_PART
+#endif
+
+#ifdef COMPAT_HAS_BLK_MQ_F_SHOULD_MERGE
+#define COMPAT_BLK_MQ_F_SHOULD_MERGE	BLK_MQ_F_SHOULD_MERGE
+#else
+#define COMPAT_BLK_MQ_F_SHOULD_MERGE	0
+#endif
+
+/*
+ * block_device_operations.open/.release: declare them with
+ *   static int foo_open(COMPAT_BDOPS_OPEN_ARGS)
+ *   static void foo_release(COMPAT_BDOPS_RELEASE_ARGS)
+ * and find the disk as COMPAT_BDOPS_OPEN_DISK in open, `disk' in release.
+ */
+#ifdef COMPAT_BDOPS_OPEN_GENDISK
+#define COMPAT_BDOPS_OPEN_ARGS		struct gendisk *disk, blk_mode_t mode
+#define COMPAT_BDOPS_OPEN_DISK		disk
+#define COMPAT_BDOPS_RELEASE_ARGS	struct gendisk *disk
+#else
+#define COMPAT_BDOPS_OPEN_ARGS		struct block_device *bdev, fmode_t mode
+#define COMPAT_BDOPS_OPEN_DISK		(bdev->bd_disk)
+#define COMPAT_BDOPS_RELEASE_ARGS	struct gendisk *disk, fmode_t mode
+#endif
+
+/* Whether a file can do direct I/O: FMODE_CAN_ODIRECT from 6.0. */
+#include <linux/fs.h>
+static inline bool compat_file_can_direct_io(struct file *file)
+{
+#ifdef FMODE_CAN_ODIRECT
+	return file->f_mode & FMODE_CAN_ODIRECT;
+#else
+	return file->f_mapping->a_ops && file->f_mapping->a_ops->direct_IO;
+#endif
+}
+
+/* kiocb.ki_complete: declare it as static void foo(COMPAT_KI_COMPLETE_ARGS). */
+#ifdef COMPAT_KI_COMPLETE_RET2
+#define COMPAT_KI_COMPLETE_ARGS	struct kiocb *iocb, long ret, long ret2
+#else
+#define COMPAT_KI_COMPLETE_ARGS	struct kiocb *iocb, long ret
+#endif
+
 #endif /* _CGBLK_COMPAT_H */

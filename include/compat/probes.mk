@@ -10,6 +10,8 @@
 # $(srctree) is the kernel source (Debian: linux-headers-*-common), $(objtree)
 # the build tree with Module.symvers.
 
+# (make splits arguments at commas outside parentheses: keep the strings'
+# parentheses balanced)
 compat_src_has = $(shell grep -qsF -- '$(2)' $(srctree)/$(1) && echo y)
 compat_exported = $(shell grep -qsP '\t$(1)\t' $(objtree)/Module.symvers && echo y)
 
@@ -33,6 +35,38 @@ COMPAT_CFLAGS += -DCOMPAT_HAS_CGROUP_GET_E_CSS
 endif
 ifeq ($(call compat_exported,int_active_memcg),y)
 COMPAT_CFLAGS += -DCOMPAT_HAS_INT_ACTIVE_MEMCG
+endif
+
+# Disk allocation: blk_mq_alloc_disk() (5.14+), with queue_limits (6.9+),
+# queue features in the limits (6.11+); before 6.0 the queue is torn down
+# with blk_cleanup_queue().
+ifeq ($(call compat_src_has,include/linux/blk-mq.h,blk_mq_alloc_disk(set, lim, queuedata)),y)
+COMPAT_CFLAGS += -DCOMPAT_BLK_MQ_ALLOC_DISK_LIM
+else ifeq ($(call compat_src_has,include/linux/blk-mq.h,blk_mq_alloc_disk(set, queuedata)),y)
+COMPAT_CFLAGS += -DCOMPAT_BLK_MQ_ALLOC_DISK
+endif
+ifeq ($(call compat_src_has,include/linux/blkdev.h,BLK_FEAT_WRITE_CACHE),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BLK_FEAT
+endif
+ifeq ($(call compat_src_has,include/linux/blkdev.h,void blk_cleanup_queue),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BLK_CLEANUP_QUEUE
+endif
+# BLK_MQ_F_SHOULD_MERGE is gone from 6.14: merging is the default.
+ifeq ($(call compat_src_has,include/linux/blk-mq.h,BLK_MQ_F_SHOULD_MERGE),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BLK_MQ_F_SHOULD_MERGE
+endif
+# add_disk() returns an error from 5.15.
+ifeq ($(call compat_src_has,include/linux/blkdev.h,int __must_check device_add_disk),y)
+COMPAT_CFLAGS += -DCOMPAT_ADD_DISK_RETURNS_INT
+endif
+# block_device_operations.open takes the gendisk from 6.5.
+ifeq ($(call compat_src_has,include/linux/blkdev.h,int (*open)(struct gendisk *disk, blk_mode_t mode)),y)
+COMPAT_CFLAGS += -DCOMPAT_BDOPS_OPEN_GENDISK
+endif
+
+# kiocb.ki_complete lost its third argument in 5.16.
+ifeq ($(call compat_src_has,include/linux/fs.h,(*ki_complete)(struct kiocb *iocb, long ret, long ret2)),y)
+COMPAT_CFLAGS += -DCOMPAT_KI_COMPLETE_RET2
 endif
 
 cgblk_ccflags := -I$(cgblk_top)/include \
