@@ -1,38 +1,165 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cgloop - a loop-style stacking block driver whose backing I/O is issued
- * by per-cgroup workers.
+ * cgloop - loop block devices whose backing I/O is issued by per-cgroup
+ * workers, so that the issuing cgroup's io.max, io.weight and memory.max
+ * hold through the device and a throttled cgroup stalls only itself.
  *
- * This is the driver's frame: it reserves the "cgloop" block major and
- * registers its debugfs directory under the cgblk_core root.  Devices,
- * backing files and the workers are not written yet (see README.md,
- * "Status").
+ * main.c: module parameters, the list of devices, module init and exit.
  */
-#include <linux/blkdev.h>
 #include <linux/debugfs.h>
 #include <linux/init.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
 
-#include <cgblk/core.h>
+#include "cgloop.h"
 
-static int cgloop_major;
-static struct dentry *cgloop_debugfs;
+int cgloop_major;
+struct dentry *cgloop_debugfs_root;
+
+static LIST_HEAD(cgloop_devices);	/* devices made by the parameter */
+
+/* Module parameters: read-only defaults, validated when set. */
+
+static int cgloop_param_range(const char *val, const struct kernel_param *kp,
+			      unsigned int min, unsigned int max)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret || n < min || n > max) {
+		pr_err("%s=%s: expected a number from %u to %u\n", kp->name,
+		       val, min, max);
+		return -EINVAL;
+	}
+	*(unsigned int *)kp->arg = n;
+	return 0;
+}
+
+static int cgloop_set_idle_timeout(const char *val, const struct kernel_param *kp)
+{
+	return cgloop_param_range(val, kp, 1, 24 * 3600 * 1000);
+}
+
+static int cgloop_set_max_workers(const char *val, const struct kernel_param *kp)
+{
+	return cgloop_param_range(val, kp, 0, 1 << 20);
+}
+
+static int cgloop_set_queue_depth(const char *val, const struct kernel_param *kp)
+{
+	return cgloop_param_range(val, kp, 1, 4096);
+}
+
+static const struct kernel_param_ops cgloop_idle_timeout_ops = {
+	.set = cgloop_set_idle_timeout,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops cgloop_max_workers_ops = {
+	.set = cgloop_set_max_workers,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops cgloop_queue_depth_ops = {
+	.set = cgloop_set_queue_depth,
+	.get = param_get_uint,
+};
+
+unsigned int cgloop_idle_timeout_ms = 60000;
+module_param_cb(idle_timeout_ms, &cgloop_idle_timeout_ops,
+		&cgloop_idle_timeout_ms, 0444);
+MODULE_PARM_DESC(idle_timeout_ms,
+		 "Free a per-cgroup worker idle this long, in ms (1-86400000, default 60000)");
+
+unsigned int cgloop_max_workers;
+module_param_cb(max_workers, &cgloop_max_workers_ops, &cgloop_max_workers, 0444);
+MODULE_PARM_DESC(max_workers,
+		 "Per-cgroup workers per device at most; more cgroups share the fallback worker (0 = no limit, default 0)");
+
+unsigned int cgloop_queue_depth = 128;
+module_param_cb(queue_depth, &cgloop_queue_depth_ops, &cgloop_queue_depth, 0444);
+MODULE_PARM_DESC(queue_depth, "Requests in flight per device (1-4096, default 128)");
+
+static char *cgloop_backing;
+module_param_named(backing, cgloop_backing, charp, 0444);
+MODULE_PARM_DESC(backing,
+		 "Comma-separated backing files or block devices; the Nth becomes /dev/cgloopN (default: none)");
+
+static void cgloop_remove_all(void)
+{
+	struct cgloop_device *cl, *next;
+
+	list_for_each_entry_safe(cl, next, &cgloop_devices, node) {
+		list_del(&cl->node);
+		cgloop_dev_disable(cl);	/* not open: the module is unloading */
+		cgloop_dev_destroy(cl);
+	}
+}
+
+/* Create one enabled device per entry of the backing= parameter. */
+static int __init cgloop_create_from_param(void)
+{
+	char *list, *cur, *path;
+	struct cgloop_device *cl;
+	int ret = 0;
+
+	if (!cgloop_backing || !*cgloop_backing)
+		return 0;
+	list = kstrdup(cgloop_backing, GFP_KERNEL);
+	if (!list)
+		return -ENOMEM;
+	cur = list;
+	while ((path = strsep(&cur, ","))) {
+		cl = cgloop_dev_create();
+		if (IS_ERR(cl)) {
+			ret = PTR_ERR(cl);
+			break;
+		}
+		ret = cgloop_config_set_backing(&cl->config, path);
+		if (ret) {
+			pr_err("backing=%s: empty entry\n", cgloop_backing);
+			ret = -EINVAL;
+		} else {
+			ret = cgloop_dev_enable(cl);
+		}
+		if (ret) {
+			cgloop_dev_destroy(cl);
+			break;
+		}
+		list_add_tail(&cl->node, &cgloop_devices);
+	}
+	kfree(list);
+	return ret;
+}
 
 static int __init cgloop_init(void)
 {
-	cgloop_major = register_blkdev(0, "cgloop");
+	int ret;
+
+	cgloop_major = register_blkdev(0, CGLOOP_NAME);
 	if (cgloop_major < 0) {
 		pr_err("cannot register a block major: %d\n", cgloop_major);
 		return cgloop_major;
 	}
-	cgloop_debugfs = debugfs_create_dir(KBUILD_MODNAME, cgblk_debugfs_dir());
+	cgloop_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, cgblk_debugfs_dir());
+	ret = cgloop_create_from_param();
+	if (ret)
+		goto out_remove;
 	return 0;
+
+out_remove:
+	cgloop_remove_all();
+	debugfs_remove_recursive(cgloop_debugfs_root);
+	unregister_blkdev(cgloop_major, CGLOOP_NAME);
+	return ret;
 }
 
 static void __exit cgloop_exit(void)
 {
-	debugfs_remove_recursive(cgloop_debugfs);
-	unregister_blkdev(cgloop_major, "cgloop");
+	cgloop_remove_all();
+	debugfs_remove_recursive(cgloop_debugfs_root);
+	unregister_blkdev(cgloop_major, CGLOOP_NAME);
 }
 
 module_init(cgloop_init);

@@ -1,0 +1,690 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * device.c - a cgloop device: its backing, its disk and its I/O path.
+ *
+ * ->queue_rq captures the cgroups a request is charged to (from its first
+ * bio) and hands it to the device's cgblk_core pool, which runs it on that
+ * cgroup's worker: the backing I/O is then issued with the issuer's blkcg
+ * associated and its memcg active, so io.max, io.weight and memory.max of
+ * the issuing cgroup apply to it, and a throttled cgroup stalls only its
+ * own worker.  Reads and writes use direct I/O when the backing allows it,
+ * submitted asynchronously (as loop does), so that a worker does not hold
+ * the backing file system's locks while its cgroup is throttled; buffered
+ * I/O, flushes (vfs_fsync()) and discard/write zeroes (vfs_fallocate()) are
+ * synchronous in the worker.  Requests complete through ->complete.
+ */
+#include <linux/debugfs.h>
+#include <linux/falloc.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/namei.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+
+#include "cgloop.h"
+
+static DEFINE_IDA(cgloop_ida);
+
+/* Backing I/O, in the worker. */
+
+static ssize_t cgloop_rw_bvec(struct cgloop_device *cl, unsigned int dir,
+			      struct bio_vec *bv, loff_t pos)
+{
+	struct file *file = cl->file;
+	struct iov_iter iter;
+	struct kiocb kiocb;
+	ssize_t ret;
+
+	iov_iter_bvec(&iter, dir, bv, 1, bv->bv_len);
+	init_sync_kiocb(&kiocb, file);
+	kiocb.ki_pos = pos;
+	if (cl->direct_io)
+		kiocb.ki_flags |= IOCB_DIRECT;
+	if (dir == WRITE) {
+		/* ->write_iter wants freeze protection from its caller */
+		file_start_write(file);
+		ret = file->f_op->write_iter(&kiocb, &iter);
+		file_end_write(file);
+		return ret;
+	}
+	ret = file->f_op->read_iter(&kiocb, &iter);
+	/* Past the end of the backing file reads as zeroes. */
+	if (ret >= 0 && ret < bv->bv_len)
+		iov_iter_zero(bv->bv_len - ret, &iter);
+	return ret < 0 ? ret : bv->bv_len;
+}
+
+/* Buffered (or fallback) I/O: one bvec at a time, synchronously. */
+static blk_status_t cgloop_rw(struct cgloop_device *cl, struct request *rq,
+			      unsigned int dir, loff_t pos)
+{
+	struct req_iterator it;
+	struct bio_vec bv;
+	ssize_t ret;
+
+	rq_for_each_bvec(bv, rq, it) {
+		ret = cgloop_rw_bvec(cl, dir, &bv, pos);
+		if (ret != bv.bv_len) {
+			pr_err_ratelimited("%s: %s at %lld: %zd\n",
+					   cl->disk->disk_name,
+					   dir == WRITE ? "write" : "read", pos, ret);
+			return BLK_STS_IOERR;
+		}
+		pos += bv.bv_len;
+	}
+	return BLK_STS_OK;
+}
+
+static void cgloop_aio_put(struct cgloop_cmd *cmd)
+{
+	if (!atomic_dec_and_test(&cmd->ref))
+		return;
+	kfree(cmd->bvec);
+	cmd->bvec = NULL;
+	blk_mq_complete_request(blk_mq_rq_from_pdu(cmd));
+}
+
+/* Any context: may be called from the backing's I/O completion. */
+static void cgloop_aio_complete(COMPAT_KI_COMPLETE_ARGS)
+{
+	struct cgloop_cmd *cmd = container_of(iocb, struct cgloop_cmd, iocb);
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	struct cgloop_device *cl = rq->q->queuedata;
+
+	if (ret != blk_rq_bytes(rq)) {
+		pr_err_ratelimited("%s: direct %s at %lld: %ld of %u bytes\n",
+				   cl->disk->disk_name,
+				   op_is_write(req_op(rq)) ? "write" : "read",
+				   iocb->ki_pos, ret, blk_rq_bytes(rq));
+		cmd->status = BLK_STS_IOERR;
+	}
+	cgloop_aio_put(cmd);
+}
+
+/*
+ * Direct I/O of a whole request, asynchronously.  Return: true when it was
+ * submitted (the request completes through cgloop_aio_complete()), false
+ * when the caller must fall back to synchronous I/O.
+ */
+static bool cgloop_rw_aio(struct cgloop_device *cl, struct request *rq,
+			  unsigned int dir, loff_t pos)
+{
+	struct cgloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct bio *bio = rq->bio;
+	struct req_iterator it;
+	struct iov_iter iter;
+	struct bio_vec tmp;
+	unsigned int nr = 0;
+	ssize_t ret;
+
+	if (rq->bio != rq->biotail) {
+		rq_for_each_bvec(tmp, rq, it)
+			nr++;
+		/* No bvec array: synchronous I/O still makes progress. */
+		cmd->bvec = kmalloc_array(nr, sizeof(*cmd->bvec),
+					  GFP_NOIO | __GFP_NOWARN);
+		if (!cmd->bvec)
+			return false;
+		nr = 0;
+		rq_for_each_bvec(tmp, rq, it)
+			cmd->bvec[nr++] = tmp;
+		iov_iter_bvec(&iter, dir, cmd->bvec, nr, blk_rq_bytes(rq));
+	} else {
+		/* One bio: iterate its own bvecs, from where it starts. */
+		const struct bio_vec *first = __bvec_iter_bvec(bio->bi_io_vec,
+							       bio->bi_iter);
+
+		iov_iter_bvec(&iter, dir, first, bio_segments(bio),
+			      blk_rq_bytes(rq));
+		iter.iov_offset = mp_bvec_iter_offset(bio->bi_io_vec, bio->bi_iter) -
+				  first->bv_offset;
+	}
+
+	init_sync_kiocb(&cmd->iocb, cl->file);
+	cmd->iocb.ki_pos = pos;
+	cmd->iocb.ki_flags |= IOCB_DIRECT;
+	cmd->iocb.ki_complete = cgloop_aio_complete;
+	atomic_set(&cmd->ref, 2);
+	if (dir == WRITE)
+		ret = cl->file->f_op->write_iter(&cmd->iocb, &iter);
+	else
+		ret = cl->file->f_op->read_iter(&cmd->iocb, &iter);
+	if (ret != -EIOCBQUEUED)
+		cgloop_aio_complete(&cmd->iocb, ret
+#ifdef COMPAT_KI_COMPLETE_RET2
+				    , 0
+#endif
+				    );
+	cgloop_aio_put(cmd);
+	return true;
+}
+
+static blk_status_t cgloop_fallocate(struct cgloop_device *cl, int mode,
+				     loff_t pos, loff_t len)
+{
+	int ret;
+
+	if (!cl->discard)
+		return BLK_STS_NOTSUPP;
+	ret = vfs_fallocate(cl->file, mode | FALLOC_FL_KEEP_SIZE, pos, len);
+	if (ret == -EOPNOTSUPP || ret == -EINVAL)
+		return BLK_STS_NOTSUPP;
+	return errno_to_blk_status(ret);
+}
+
+/* Return: the status, or BLK_STS_OK with *async set when it was submitted. */
+static blk_status_t cgloop_do_request(struct cgloop_device *cl,
+				      struct request *rq, bool *async)
+{
+	loff_t pos = ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + cl->config.offset;
+	loff_t len = blk_rq_bytes(rq);
+	unsigned int dir = READ;
+
+	if (op_is_write(req_op(rq)) && cl->read_only)
+		return BLK_STS_IOERR;
+	switch (req_op(rq)) {
+	case REQ_OP_WRITE:
+		dir = WRITE;
+		fallthrough;
+	case REQ_OP_READ:
+		if (cl->direct_io && cgloop_rw_aio(cl, rq, dir, pos)) {
+			*async = true;
+			return BLK_STS_OK;
+		}
+		return cgloop_rw(cl, rq, dir, pos);
+	case REQ_OP_FLUSH:
+		return errno_to_blk_status(vfs_fsync(cl->file, 0));
+	case REQ_OP_DISCARD:
+		return cgloop_fallocate(cl, FALLOC_FL_PUNCH_HOLE, pos, len);
+	case REQ_OP_WRITE_ZEROES:
+		/* Keep the space allocated only when asked to. */
+		return cgloop_fallocate(cl, rq->cmd_flags & REQ_NOUNMAP ?
+					FALLOC_FL_ZERO_RANGE :
+					FALLOC_FL_PUNCH_HOLE, pos, len);
+	default:
+		return BLK_STS_NOTSUPP;
+	}
+}
+
+/* cgblk_pool ->run: on the issuing cgroup's worker, under its charge. */
+static void cgloop_run(struct cgblk_pool *pool, struct cgblk_work *work)
+{
+	struct cgloop_cmd *cmd = container_of(work, struct cgloop_cmd, work);
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+	struct cgloop_device *cl = cgblk_pool_private(pool);
+	bool async = false;
+	blk_status_t status;
+
+	status = cgloop_do_request(cl, rq, &async);
+	if (async)
+		return;		/* the request may be gone already */
+	cmd->status = status;
+	blk_mq_complete_request(rq);
+}
+
+/* ->complete: softirq or the completing context. */
+static void cgloop_complete_rq(struct request *rq)
+{
+	struct cgloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
+
+	cgblk_charge_put(&cmd->work.charge);
+	blk_mq_end_request(rq, cmd->status);
+}
+
+static const struct cgblk_pool_ops cgloop_pool_ops = {
+	.run = cgloop_run,
+};
+
+static blk_status_t cgloop_queue_rq(struct blk_mq_hw_ctx *hctx,
+				    const struct blk_mq_queue_data *bd)
+{
+	struct request *rq = bd->rq;
+	struct cgloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct cgloop_device *cl = hctx->queue->queuedata;
+
+	blk_mq_start_request(rq);
+	cmd->status = BLK_STS_OK;
+	cmd->bvec = NULL;
+	/* May be atomic here: capture the charge, don't associate. */
+	cgblk_charge_from_bio(&cmd->work.charge, rq->bio);
+	cmd->work.bytes = blk_rq_bytes(rq);
+	cgblk_pool_queue(cl->pool, &cmd->work);
+	return BLK_STS_OK;
+}
+
+static const struct blk_mq_ops cgloop_mq_ops = {
+	.queue_rq = cgloop_queue_rq,
+	.complete = cgloop_complete_rq,
+};
+
+/* The block device. */
+
+static int cgloop_open(COMPAT_BDOPS_OPEN_ARGS)
+{
+	struct cgloop_device *cl = COMPAT_BDOPS_OPEN_DISK->private_data;
+	int ret = 0;
+
+	spin_lock(&cl->state_lock);
+	if (cl->state == CGLOOP_LIVE)
+		cl->open_count++;
+	else
+		ret = -ENXIO;
+	spin_unlock(&cl->state_lock);
+	return ret;
+}
+
+static void cgloop_release(COMPAT_BDOPS_RELEASE_ARGS)
+{
+	struct cgloop_device *cl = disk->private_data;
+
+	spin_lock(&cl->state_lock);
+	cl->open_count--;
+	spin_unlock(&cl->state_lock);
+}
+
+static const struct block_device_operations cgloop_fops = {
+	.owner = THIS_MODULE,
+	.open = cgloop_open,
+	.release = cgloop_release,
+};
+
+/* /sys/block/cgloopN/cgloop/ */
+
+static struct cgloop_device *dev_to_cgloop(struct device *dev)
+{
+	return dev_to_disk(dev)->private_data;
+}
+
+static ssize_t backing_file_show(struct device *dev,
+				 struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%s\n", dev_to_cgloop(dev)->config.backing);
+}
+
+static ssize_t offset_show(struct device *dev, struct device_attribute *attr,
+			   char *buf)
+{
+	return sysfs_emit(buf, "%lld\n", dev_to_cgloop(dev)->config.offset);
+}
+
+static ssize_t size_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	return sysfs_emit(buf, "%lld\n", dev_to_cgloop(dev)->size);
+}
+
+static ssize_t direct_io_show(struct device *dev, struct device_attribute *attr,
+			      char *buf)
+{
+	return sysfs_emit(buf, "%d\n", dev_to_cgloop(dev)->direct_io);
+}
+
+static ssize_t read_only_show(struct device *dev, struct device_attribute *attr,
+			      char *buf)
+{
+	return sysfs_emit(buf, "%d\n", dev_to_cgloop(dev)->read_only);
+}
+
+static ssize_t nr_workers_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n",
+			  cgblk_pool_nr_workers(dev_to_cgloop(dev)->pool));
+}
+
+static DEVICE_ATTR_RO(backing_file);
+static DEVICE_ATTR_RO(offset);
+static DEVICE_ATTR_RO(size);
+static DEVICE_ATTR_RO(direct_io);
+static DEVICE_ATTR_RO(read_only);
+static DEVICE_ATTR_RO(nr_workers);
+
+static struct attribute *cgloop_disk_attrs[] = {
+	&dev_attr_backing_file.attr,
+	&dev_attr_offset.attr,
+	&dev_attr_size.attr,
+	&dev_attr_direct_io.attr,
+	&dev_attr_read_only.attr,
+	&dev_attr_nr_workers.attr,
+	NULL,
+};
+
+static const struct attribute_group cgloop_disk_group = {
+	.name = CGLOOP_NAME,
+	.attrs = cgloop_disk_attrs,
+};
+
+const struct attribute_group *cgloop_disk_groups[] = {
+	&cgloop_disk_group,
+	NULL,
+};
+
+static int cgloop_workers_show(struct seq_file *m, void *v)
+{
+	struct cgloop_device *cl = m->private;
+
+	cgblk_pool_show(m, cl->pool);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(cgloop_workers);
+
+/* Life cycle. */
+
+/**
+ * cgloop_config_set_backing - set the backing path of a configuration
+ * @config: the configuration
+ * @path: the path, copied; trailing newlines are dropped
+ *
+ * Return: 0, or -EINVAL for an empty path, -ENOMEM.
+ */
+int cgloop_config_set_backing(struct cgloop_config *config, const char *path)
+{
+	char *copy = kstrdup(path, GFP_KERNEL);
+
+	if (!copy)
+		return -ENOMEM;
+	strim(copy);
+	if (!*copy) {
+		kfree(copy);
+		return -EINVAL;
+	}
+	kfree(config->backing);
+	config->backing = copy;
+	return 0;
+}
+
+/**
+ * cgloop_dev_create - a new, disabled device with the default configuration
+ *
+ * Context: process context.
+ * Return: the device, or an ERR_PTR.
+ */
+struct cgloop_device *cgloop_dev_create(void)
+{
+	struct cgloop_device *cl;
+	int index;
+
+	cl = kzalloc(sizeof(*cl), GFP_KERNEL);
+	if (!cl)
+		return ERR_PTR(-ENOMEM);
+	index = ida_alloc_max(&cgloop_ida, MINORMASK, GFP_KERNEL);
+	if (index < 0) {
+		kfree(cl);
+		return ERR_PTR(index);
+	}
+	cl->index = index;
+	mutex_init(&cl->ctl_mutex);
+	spin_lock_init(&cl->state_lock);
+	cl->state = CGLOOP_OFF;
+	cl->config.direct_io = true;
+	return cl;
+}
+
+/**
+ * cgloop_dev_destroy - free a disabled device
+ * @cl: the device; it must be disabled
+ */
+void cgloop_dev_destroy(struct cgloop_device *cl)
+{
+	if (WARN_ON(cl->state != CGLOOP_OFF))
+		return;		/* leak it rather than free a live device */
+	ida_free(&cgloop_ida, cl->index);
+	kfree(cl->config.backing);
+	kfree(cl);
+}
+
+bool cgloop_dev_is_live(struct cgloop_device *cl)
+{
+	return READ_ONCE(cl->state) != CGLOOP_OFF;
+}
+
+/* The logical block size direct I/O on @file must be aligned to. */
+static unsigned int cgloop_dio_align(struct file *file)
+{
+	struct inode *inode = file->f_mapping->host;
+
+	if (S_ISBLK(inode->i_mode))
+		return bdev_logical_block_size(I_BDEV(inode));
+	if (inode->i_sb->s_bdev)
+		return bdev_logical_block_size(inode->i_sb->s_bdev);
+	return SECTOR_SIZE;
+}
+
+/* Open the backing; on success cl->file, ->read_only, ->direct_io are set. */
+static int cgloop_open_backing(struct cgloop_device *cl)
+{
+	const struct cgloop_config *c = &cl->config;
+	int flags = O_LARGEFILE | (c->read_only ? O_RDONLY : O_RDWR);
+	struct file *file;
+	struct path path;
+	unsigned int align;
+	umode_t mode;
+	int ret;
+
+	ret = kern_path(c->backing, LOOKUP_FOLLOW, &path);
+	if (ret) {
+		pr_err("backing %s: cannot find it (%d)\n", c->backing, ret);
+		return ret;
+	}
+	mode = d_inode(path.dentry)->i_mode;
+	path_put(&path);
+	if (!S_ISREG(mode) && !S_ISBLK(mode)) {
+		pr_err("backing %s: not a regular file or block device\n",
+		       c->backing);
+		return -EINVAL;
+	}
+	if (S_ISBLK(mode))
+		flags |= O_EXCL;	/* claim the block device */
+
+	file = filp_open(c->backing, flags, 0);
+	if (IS_ERR(file) && !c->read_only &&
+	    (PTR_ERR(file) == -EROFS || PTR_ERR(file) == -EACCES)) {
+		pr_info("backing %s: not writable, the device is read-only\n",
+			c->backing);
+		flags = (flags & ~O_ACCMODE) | O_RDONLY;
+		file = filp_open(c->backing, flags, 0);
+	}
+	if (IS_ERR(file)) {
+		pr_err("backing %s: cannot open it (%ld)\n", c->backing,
+		       PTR_ERR(file));
+		return PTR_ERR(file);
+	}
+	cl->read_only = (flags & O_ACCMODE) == O_RDONLY;
+	if (!file->f_op->read_iter || (!cl->read_only && !file->f_op->write_iter)) {
+		pr_err("backing %s: cannot be read and written with iterators\n",
+		       c->backing);
+		fput(file);
+		return -EINVAL;
+	}
+	cl->file = file;
+	/*
+	 * Direct I/O when the file supports it and our blocks and offset are
+	 * aligned to the backing's logical block size; buffered otherwise.
+	 * Buffered backing I/O is charged to the issuer's memcg, but the
+	 * writeback of the backing file goes to the cgroup that owns its
+	 * inode (cgroup writeback), so direct I/O is what charges io exactly.
+	 */
+	align = max_t(unsigned int, cgloop_dio_align(file), SECTOR_SIZE);
+	cl->lbs = c->logical_block_size ?: align;
+	cl->direct_io = c->direct_io && compat_file_can_direct_io(file) &&
+			!(cl->lbs % align) && !(c->offset % align);
+	if (!c->logical_block_size && !cl->direct_io)
+		cl->lbs = SECTOR_SIZE;
+	return 0;
+}
+
+/**
+ * cgloop_dev_enable - create /dev/cgloopN from the configuration
+ * @cl: the device
+ *
+ * Every refusal prints one line naming the backing and the reason.
+ *
+ * Context: process context, may sleep; takes @cl->ctl_mutex.
+ * Return: 0, -EBUSY when already enabled, -EINVAL for a configuration that
+ * cannot work, or the error of opening the backing or making the disk.
+ */
+int cgloop_dev_enable(struct cgloop_device *cl)
+{
+	const struct cgloop_config *c = &cl->config;
+	struct cgblk_pool_params params = {
+		.max_workers = cgloop_max_workers,
+		.idle_ms = cgloop_idle_timeout_ms,
+	};
+	struct compat_disk_limits lim = {};
+	struct gendisk *disk;
+	char name[32];
+	loff_t bsize;
+	int ret;
+
+	mutex_lock(&cl->ctl_mutex);
+	ret = -EBUSY;
+	if (cl->state != CGLOOP_OFF)
+		goto out_unlock;
+	ret = -EINVAL;
+	if (!c->backing) {
+		pr_err("cgloop%d: no backing set\n", cl->index);
+		goto out_unlock;
+	}
+	ret = cgloop_open_backing(cl);
+	if (ret)
+		goto out_unlock;
+	ret = -EINVAL;
+	if (c->offset % cl->lbs || c->size % cl->lbs) {
+		pr_err("backing %s: offset %lld and size %lld must be multiples of the logical block size %u\n",
+		       c->backing, c->offset, c->size, cl->lbs);
+		goto out_fput;
+	}
+
+	bsize = i_size_read(cl->file->f_mapping->host);
+	if (c->offset >= bsize) {
+		pr_err("backing %s: offset %lld is not below its size %lld\n",
+		       c->backing, c->offset, bsize);
+		goto out_fput;
+	}
+	cl->size = bsize - c->offset;
+	if (c->size && c->size < cl->size)
+		cl->size = c->size;
+	cl->size = round_down(cl->size, cl->lbs);
+	if (!cl->size) {
+		pr_err("backing %s: smaller than one block\n", c->backing);
+		goto out_fput;
+	}
+	cl->discard = !cl->read_only && cl->file->f_op->fallocate;
+
+	snprintf(name, sizeof(name), CGLOOP_NAME "%d", cl->index);
+	cl->pool = cgblk_pool_create(name, &cgloop_pool_ops, &params, cl);
+	if (IS_ERR(cl->pool)) {
+		ret = PTR_ERR(cl->pool);
+		goto out_fput;
+	}
+
+	cl->tag_set.ops = &cgloop_mq_ops;
+	cl->tag_set.nr_hw_queues = 1;
+	cl->tag_set.queue_depth = cgloop_queue_depth;
+	cl->tag_set.numa_node = NUMA_NO_NODE;
+	cl->tag_set.cmd_size = sizeof(struct cgloop_cmd);
+	cl->tag_set.flags = COMPAT_BLK_MQ_F_SHOULD_MERGE;
+	cl->tag_set.driver_data = cl;
+	ret = blk_mq_alloc_tag_set(&cl->tag_set);
+	if (ret)
+		goto out_pool;
+
+	lim.logical_block_size = cl->lbs;
+	lim.max_hw_sectors = 2048;
+	lim.write_cache = true;
+	if (cl->discard) {
+		lim.max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
+		lim.max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
+	}
+	disk = compat_alloc_disk(&cl->tag_set, &lim, cl);
+	if (IS_ERR(disk)) {
+		ret = PTR_ERR(disk);
+		goto out_tags;
+	}
+	disk->major = cgloop_major;
+	disk->first_minor = cl->index;
+	disk->minors = 1;
+	disk->flags |= COMPAT_GENHD_FL_NO_PART;	/* and no partition scan */
+	disk->fops = &cgloop_fops;
+	disk->private_data = cl;
+	strscpy(disk->disk_name, name, sizeof(disk->disk_name));
+	set_capacity(disk, cl->size >> SECTOR_SHIFT);
+	set_disk_ro(disk, cl->read_only);
+	cl->disk = disk;
+
+	spin_lock(&cl->state_lock);
+	cl->state = CGLOOP_LIVE;
+	spin_unlock(&cl->state_lock);
+	ret = compat_add_disk(disk, cgloop_disk_groups);
+	if (ret) {
+		cl->state = CGLOOP_OFF;
+		goto out_disk;
+	}
+	cl->debugfs = debugfs_create_dir(name, cgloop_debugfs_root);
+	debugfs_create_file("workers", 0444, cl->debugfs, cl, &cgloop_workers_fops);
+	pr_info("%s: %s, %lld bytes at offset %lld, %s%s\n", name, c->backing,
+		cl->size, c->offset, cl->direct_io ? "direct I/O" : "buffered",
+		cl->read_only ? ", read-only" : "");
+	mutex_unlock(&cl->ctl_mutex);
+	return 0;
+
+out_disk:
+	compat_cleanup_disk(disk);
+	cl->disk = NULL;
+out_tags:
+	blk_mq_free_tag_set(&cl->tag_set);
+out_pool:
+	cgblk_pool_destroy(cl->pool);
+	cl->pool = NULL;
+out_fput:
+	fput(cl->file);
+	cl->file = NULL;
+out_unlock:
+	mutex_unlock(&cl->ctl_mutex);
+	return ret;
+}
+
+/**
+ * cgloop_dev_disable - remove /dev/cgloopN; the configuration stays
+ * @cl: the device
+ *
+ * Context: process context, may sleep (waits for I/O in flight); takes
+ * @cl->ctl_mutex.
+ * Return: 0 (also when it was not enabled), or -EBUSY while it is open.
+ */
+int cgloop_dev_disable(struct cgloop_device *cl)
+{
+	mutex_lock(&cl->ctl_mutex);
+	if (cl->state == CGLOOP_OFF) {
+		mutex_unlock(&cl->ctl_mutex);
+		return 0;
+	}
+	spin_lock(&cl->state_lock);
+	if (cl->open_count) {
+		spin_unlock(&cl->state_lock);
+		mutex_unlock(&cl->ctl_mutex);
+		return -EBUSY;
+	}
+	cl->state = CGLOOP_DYING;	/* from here on opens fail */
+	spin_unlock(&cl->state_lock);
+
+	debugfs_remove_recursive(cl->debugfs);
+	cl->debugfs = NULL;
+	del_gendisk(cl->disk);		/* waits for requests in flight */
+	compat_cleanup_disk(cl->disk);
+	cl->disk = NULL;
+	blk_mq_free_tag_set(&cl->tag_set);
+	memset(&cl->tag_set, 0, sizeof(cl->tag_set));
+	cgblk_pool_destroy(cl->pool);
+	cl->pool = NULL;
+	fput(cl->file);
+	cl->file = NULL;
+
+	spin_lock(&cl->state_lock);
+	cl->state = CGLOOP_OFF;
+	spin_unlock(&cl->state_lock);
+	mutex_unlock(&cl->ctl_mutex);
+	return 0;
+}
