@@ -417,8 +417,8 @@ charge.o: /work/main/src/core/charge.c \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/module.h \
  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/module.h \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/orc_types.h \
- /usr/src/linux-headers-6.1.0-56-common/include/linux/bio.h \
- /usr/src/linux-headers-6.1.0-56-common/include/linux/mempool.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/blk-mq.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/blkdev.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/blk_types.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/bvec.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/highmem.h \
@@ -539,8 +539,26 @@ charge.o: /work/main/src/core/charge.c \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/device/driver.h \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/device.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/pm_wakeup.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/bio.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/mempool.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/uio.h \
  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/uio.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/blkzoned.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/sbitmap.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/scatterlist.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/io.h \
+ arch/x86/include/generated/asm/early_ioremap.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/early_ioremap.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/shared/io.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/iomap.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/pci_iomap.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/io.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/logic_pio.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/fwnode.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/vmalloc.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/vmalloc.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/pgtable_areas.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/prefetch.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/blk-cgroup.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/cgroup.h \
  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/cgroupstats.h \

@@ -417,9 +417,11 @@ pool.o: /work/main/src/core/pool.c \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/module.h \
  /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/module.h \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/orc_types.h \
- /usr/src/linux-headers-6.1.0-56-common/include/linux/cgroup.h \
- /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/cgroupstats.h \
- /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/taskstats.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/blk-mq.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/blkdev.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/blk_types.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/bvec.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/highmem.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/fs.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/wait_bit.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/kdev_t.h \
@@ -487,6 +489,79 @@ pool.o: /work/main/src/core/pool.c \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/projid.h \
  /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/quota.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/nfs_fs_i.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/cacheflush.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/cacheflush.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/mm.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/mmap_lock.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/page_ext.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/stacktrace.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/stackdepot.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/page_ref.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/sizes.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/pgtable.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/pgtable.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/pkru.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/fpu/api.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/coco.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/pgtable_uffd.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/page_table_check.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/pgtable_64.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/fixmap.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/uapi/asm/vsyscall.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/fixmap.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/pgtable-invert.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/memremap.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/ioport.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/huge_mm.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/sched/coredump.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/vmstat.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/vm_event_item.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/cacheflush.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/kmsan.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/dma-direction.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/hardirq.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/context_tracking_state.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/ftrace_irq.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/vtime.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/hardirq.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/highmem-internal.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/device.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/dev_printk.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/energy_model.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/sched/cpufreq.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/sched/topology.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/sched/idle.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/sched/sd_flags.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/klist.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/pm.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/device/bus.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/device/class.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/device/driver.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/device.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/pm_wakeup.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/bio.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/mempool.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/uio.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/uio.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/blkzoned.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/sbitmap.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/scatterlist.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/io.h \
+ arch/x86/include/generated/asm/early_ioremap.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/early_ioremap.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/shared/io.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/iomap.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/pci_iomap.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/asm-generic/io.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/logic_pio.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/fwnode.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/vmalloc.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/vmalloc.h \
+ /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/pgtable_areas.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/prefetch.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/cgroup.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/cgroupstats.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/uapi/linux/taskstats.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/seq_file.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/string_helpers.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/ctype.h \
@@ -496,11 +571,6 @@ pool.o: /work/main/src/core/pool.c \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/kernel_stat.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/interrupt.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/irqreturn.h \
- /usr/src/linux-headers-6.1.0-56-common/include/linux/hardirq.h \
- /usr/src/linux-headers-6.1.0-56-common/include/linux/context_tracking_state.h \
- /usr/src/linux-headers-6.1.0-56-common/include/linux/ftrace_irq.h \
- /usr/src/linux-headers-6.1.0-56-common/include/linux/vtime.h \
- /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/hardirq.h \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/irq.h \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/irq_vectors.h \
  /usr/src/linux-headers-6.1.0-56-common/arch/x86/include/asm/sections.h \
