@@ -118,6 +118,7 @@ struct cgblk_pool *cgblk_pool_create(const char *name,
 void cgblk_pool_destroy(struct cgblk_pool *pool);
 void cgblk_pool_queue(struct cgblk_pool *pool, struct cgblk_work *work);
 void cgblk_pool_flush(struct cgblk_pool *pool);
+void cgblk_pool_note_current(struct cgblk_pool *pool);
 void *cgblk_pool_private(struct cgblk_pool *pool);
 unsigned int cgblk_pool_nr_workers(struct cgblk_pool *pool);
 void cgblk_pool_show(struct seq_file *m, struct cgblk_pool *pool);

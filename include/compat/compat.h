@@ -81,6 +81,16 @@ compat_cgroup_get_e_css(struct cgroup *cgrp, struct cgroup_subsys *ss)
  * which is not exported before 5.14.  Our callers are always tasks, so the
  * task branch is all that is needed there.
  */
+/*
+ * The same change (5.14) made page cache charge the active memcg of a task
+ * without an mm.  Before it, page cache is charged to the memcg of the owner
+ * of current->mm only, so a kernel thread that must charge a cgroup's page
+ * cache borrows an mm of that cgroup (cgblk_pool_note_current()).
+ */
+#if defined(CONFIG_MEMCG) && !defined(COMPAT_HAS_INT_ACTIVE_MEMCG)
+#define COMPAT_MEMCG_CHARGES_MM_OWNER
+#endif
+
 #if defined(CONFIG_MEMCG) && !defined(COMPAT_HAS_INT_ACTIVE_MEMCG)
 #include <linux/sched/mm.h>	/* before the macro: it declares the original */
 static inline struct mem_cgroup *compat_set_active_memcg(struct mem_cgroup *memcg)

@@ -272,6 +272,9 @@ static int cgloop_open(COMPAT_BDOPS_OPEN_ARGS)
 	else
 		ret = -ENXIO;
 	spin_unlock(&cl->state_lock);
+	/* Open, the device cannot be disabled: the pool stays. */
+	if (!ret)
+		cgblk_pool_note_current(cl->pool);
 	return ret;
 }
 

@@ -584,4 +584,5 @@ pool.o: /work/main/src/core/pool.c \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/psi_types.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/kthread.h \
  /usr/src/linux-headers-6.1.0-56-common/include/linux/cgroup_subsys.h \
+ /usr/src/linux-headers-6.1.0-56-common/include/linux/blk-cgroup.h \
  /work/main/include/cgblk/core.h

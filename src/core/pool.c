@@ -13,20 +13,25 @@
  * protects the tree of workers, the idle list, nr_workers, dying, and every
  * worker's item list and statistics.
  *
- * Lifetime of a worker: it is created by cgblk_pool_queue() and holds a
- * reference on its blkcg css.  When its work function finds its list empty
+ * Lifetime of a worker: it is created by cgblk_pool_queue() (or
+ * cgblk_pool_note_current()) and holds a reference on its blkcg css, and on
+ * 5.10 possibly one on an mm of its cgroup (mmgrab()).  When its work function finds its list empty
  * and its work not pending again, it puts itself on the idle list, under
  * pool->lock, and touches nothing of the worker after unlocking.  Only the
  * reaper frees workers, and only idle ones (removed from the tree and the
  * idle list under pool->lock, so no queue can find them), so a worker is
  * never freed while queued, pending or inside its work function's critical
  * section.  cgblk_pool_queue() takes a worker off the idle list before
- * queueing on it.
+ * queueing on it.  The reaper timer only queues reap_work: freeing drops
+ * css and mm references, and mmdrop() must not run in softirq context.
  */
 #include <linux/jiffies.h>
 #include <linux/cgroup.h>
 #include <linux/rbtree.h>
+#include <linux/blk-cgroup.h>
+#include <linux/kthread.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -43,6 +48,7 @@ struct cgblk_worker {
 	struct cgblk_pool *pool;
 	struct cgroup_subsys_state *css;	/* key; NULL for the fallback */
 	unsigned long last_active;		/* jiffies */
+	struct mm_struct *mm;			/* see cgblk_pool_note_current() */
 	unsigned int queued;			/* queued or running items */
 	u64 done;
 	u64 bytes;
@@ -57,6 +63,7 @@ struct cgblk_pool {
 	u64 nr_overflow;		/* items sent to the fallback */
 	struct cgblk_worker fallback;
 	struct timer_list reaper;
+	struct work_struct reap_work;
 	struct workqueue_struct *wq;
 	const struct cgblk_pool_ops *ops;
 	struct cgblk_pool_params params;
@@ -145,12 +152,52 @@ void cgblk_pool_queue(struct cgblk_pool *pool, struct cgblk_work *work)
 }
 EXPORT_SYMBOL_CGBLK(cgblk_pool_queue);
 
+/*
+ * Borrow the cgroup's mm for an item, so that the page cache it allocates is
+ * charged to the mm owner's memcg (kernels before 5.14; see
+ * cgblk_pool_note_current()).  Return: whether the mm is in use.
+ */
+static bool cgblk_use_mm(struct mm_struct *mm)
+{
+	if (!mmget_not_zero(mm))
+		return false;	/* its last user is gone: charge as before */
+	kthread_use_mm(mm);
+	return true;
+}
+
+static void cgblk_unuse_mm(struct mm_struct *mm)
+{
+	kthread_unuse_mm(mm);
+	mmput(mm);
+}
+
+static void cgblk_worker_free(struct cgblk_worker *worker)
+{
+	css_put(worker->css);
+	if (worker->mm)
+		mmdrop(worker->mm);
+	kfree(worker);
+}
+
+/* Put a worker with nothing to do on the idle list, for the reaper. */
+static void cgblk_worker_idle(struct cgblk_pool *pool,
+			      struct cgblk_worker *worker)
+{
+	lockdep_assert_held(&pool->lock);
+	worker->last_active = jiffies;
+	list_add_tail(&worker->idle_entry, &pool->idle);
+	if (!pool->dying)
+		timer_reduce(&pool->reaper,
+			     jiffies + cgblk_pool_idle_jiffies(pool));
+}
+
 static void cgblk_worker_fn(struct work_struct *work)
 {
 	struct cgblk_worker *worker = container_of(work, struct cgblk_worker, work);
 	struct cgblk_pool *pool = worker->pool;
 	unsigned int throttle = current->flags & PF_LOCAL_THROTTLE;
 	struct cgblk_charge_scope scope;
+	struct mm_struct *mm;
 	struct cgblk_work *item;
 	unsigned int bytes;
 
@@ -161,11 +208,22 @@ static void cgblk_worker_fn(struct work_struct *work)
 		item = list_first_entry(&worker->items, struct cgblk_work, entry);
 		list_del_init(&item->entry);
 		bytes = item->bytes;
+		mm = worker->mm;
+		if (mm)
+			mmgrab(mm);	/* note_current() may replace it */
 		spin_unlock_irq(&pool->lock);
 
+		if (mm && !cgblk_use_mm(mm)) {
+			mmdrop(mm);
+			mm = NULL;
+		}
 		cgblk_charge_enter(&item->charge, &scope);
 		pool->ops->run(pool, item);	/* may free item */
 		cgblk_charge_exit(&scope);
+		if (mm) {
+			cgblk_unuse_mm(mm);
+			mmdrop(mm);
+		}
 		cond_resched();
 
 		spin_lock_irq(&pool->lock);
@@ -174,26 +232,28 @@ static void cgblk_worker_fn(struct work_struct *work)
 		worker->bytes += bytes;
 		worker->last_active = jiffies;
 	}
-	if (worker != &pool->fallback && !work_pending(&worker->work)) {
-		list_add_tail(&worker->idle_entry, &pool->idle);
-		if (!pool->dying)
-			timer_reduce(&pool->reaper,
-				     jiffies + cgblk_pool_idle_jiffies(pool));
-	}
+	if (worker != &pool->fallback && !work_pending(&worker->work))
+		cgblk_worker_idle(pool, worker);
 	spin_unlock_irq(&pool->lock);
 	/* The reaper may free an idle worker from here on: don't touch it. */
 	current->flags = (current->flags & ~PF_LOCAL_THROTTLE) | throttle;
 }
 
-static void cgblk_pool_reap(struct timer_list *timer)
+static void cgblk_pool_reap_timer(struct timer_list *timer)
 {
 	struct cgblk_pool *pool = container_of(timer, struct cgblk_pool, reaper);
+
+	queue_work(system_unbound_wq, &pool->reap_work);
+}
+
+static void cgblk_pool_reap(struct work_struct *work)
+{
+	struct cgblk_pool *pool = container_of(work, struct cgblk_pool, reap_work);
 	unsigned long idle = cgblk_pool_idle_jiffies(pool);
 	struct cgblk_worker *worker, *next;
-	unsigned long flags;
 	LIST_HEAD(dead);
 
-	spin_lock_irqsave(&pool->lock, flags);
+	spin_lock_irq(&pool->lock);
 	list_for_each_entry_safe(worker, next, &pool->idle, idle_entry) {
 		if (time_before(jiffies, worker->last_active + idle))
 			break;
@@ -206,12 +266,10 @@ static void cgblk_pool_reap(struct timer_list *timer)
 					  idle_entry);
 		timer_reduce(&pool->reaper, worker->last_active + idle);
 	}
-	spin_unlock_irqrestore(&pool->lock, flags);
+	spin_unlock_irq(&pool->lock);
 
-	list_for_each_entry_safe(worker, next, &dead, idle_entry) {
-		css_put(worker->css);
-		kfree(worker);
-	}
+	list_for_each_entry_safe(worker, next, &dead, idle_entry)
+		cgblk_worker_free(worker);
 }
 
 /**
@@ -243,7 +301,8 @@ struct cgblk_pool *cgblk_pool_create(const char *name,
 	pool->tree = RB_ROOT;
 	INIT_LIST_HEAD(&pool->idle);
 	cgblk_worker_init(&pool->fallback, pool, NULL);
-	timer_setup(&pool->reaper, cgblk_pool_reap, TIMER_DEFERRABLE);
+	timer_setup(&pool->reaper, cgblk_pool_reap_timer, TIMER_DEFERRABLE);
+	INIT_WORK(&pool->reap_work, cgblk_pool_reap);
 	pool->ops = ops;
 	pool->params = *params;
 	pool->private = private;
@@ -266,10 +325,9 @@ void cgblk_pool_destroy(struct cgblk_pool *pool)
 	pool->dying = true;		/* the reaper stops re-arming */
 	spin_unlock_irq(&pool->lock);
 	timer_delete_sync(&pool->reaper);
-	rbtree_postorder_for_each_entry_safe(worker, next, &pool->tree, node) {
-		css_put(worker->css);
-		kfree(worker);
-	}
+	cancel_work_sync(&pool->reap_work);
+	rbtree_postorder_for_each_entry_safe(worker, next, &pool->tree, node)
+		cgblk_worker_free(worker);
 	kfree(pool);
 }
 EXPORT_SYMBOL_CGBLK(cgblk_pool_destroy);
@@ -285,6 +343,53 @@ void cgblk_pool_flush(struct cgblk_pool *pool)
 	flush_workqueue(pool->wq);
 }
 EXPORT_SYMBOL_CGBLK(cgblk_pool_flush);
+
+/**
+ * cgblk_pool_note_current - let the current task's cgroup charge page cache
+ * @pool: the pool the current task is about to issue I/O through
+ *
+ * Kernels before 5.14 charge page cache only to the memcg of the owner of
+ * current->mm, never to the active memcg of a kernel thread, so a worker's
+ * buffered writes (a backing file on tmpfs, say) would be charged to the
+ * root memcg.  There this remembers the current task's mm (mmgrab()) for
+ * the worker of its cgroup, which then borrows it (kthread_use_mm()) while
+ * it runs that cgroup's items; once every user of the mm is gone, the
+ * worker charges as before.  A driver calls it where a task of the cgroup
+ * comes by, such as its ->open.  On later kernels it does nothing.
+ *
+ * Context: process context; may sleep.
+ */
+void cgblk_pool_note_current(struct cgblk_pool *pool)
+{
+#ifdef COMPAT_MEMCG_CHARGES_MM_OWNER
+	struct mm_struct *old = NULL;
+	struct cgroup_subsys_state *css;
+	struct cgblk_worker *worker;
+
+	might_sleep();
+	if (!current->mm || (current->flags & PF_KTHREAD))
+		return;
+	css = task_get_css(current, io_cgrp_id);
+	if (css == blkcg_root_css)
+		goto out;
+	spin_lock_irq(&pool->lock);
+	worker = cgblk_pool_worker(pool, css);
+	if (worker != &pool->fallback && worker->mm != current->mm) {
+		old = worker->mm;
+		mmgrab(current->mm);
+		worker->mm = current->mm;
+		/* A new worker with nothing queued must still be reaped. */
+		if (list_empty(&worker->items) && list_empty(&worker->idle_entry))
+			cgblk_worker_idle(pool, worker);
+	}
+	spin_unlock_irq(&pool->lock);
+	if (old)
+		mmdrop(old);
+out:
+	css_put(css);
+#endif
+}
+EXPORT_SYMBOL_CGBLK(cgblk_pool_note_current);
 
 /**
  * cgblk_pool_private - the pointer given to cgblk_pool_create()
