@@ -27,9 +27,13 @@ modules:
 	@test -f $(KDIR)/Makefile || { echo "no kernel build tree at $(KDIR): install the headers of $(KVER) or set KVER=/KDIR="; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
+# Not kbuild's clean: for an external module it deletes build products in
+# every directory below M=, results/ included.
 clean:
-	@if [ -f $(KDIR)/Makefile ]; then $(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
-	rm -f $(CURDIR)/src/*/*.o $(CURDIR)/src/*/.*.cmd
+	rm -f $(addprefix $(CURDIR)/,*.ko *.o *.mod *.mod.c .*.cmd .*.d \
+		Module.symvers modules.order) \
+	      $(addprefix $(CURDIR)/src/*/,*.o .*.cmd .*.d)
+	rm -rf $(CURDIR)/.tmp_versions
 
 install: modules
 	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates modules_install

@@ -6,6 +6,7 @@
 #define _CGLOOP_H
 
 #include <linux/blk-mq.h>
+#include <linux/configfs.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 
@@ -60,7 +61,7 @@ struct cgloop_device {
 	enum cgloop_state state;
 	unsigned int open_count;
 	struct cgloop_config config;
-	void *configfs;			/* its configfs item, or NULL */
+	struct config_group group;	/* /sys/kernel/config/cgloop/<name> */
 
 	/* live */
 	struct file *file;
@@ -99,6 +100,14 @@ extern unsigned int cgloop_max_workers;
 extern unsigned int cgloop_queue_depth;
 extern int cgloop_major;
 extern struct dentry *cgloop_debugfs_root;
+
+/* configfs.c */
+int cgloop_configfs_init(void);
+void cgloop_configfs_exit(void);
+int cgloop_configfs_add(struct cgloop_device *cl);
+void cgloop_configfs_remove(struct cgloop_device *cl);
+int cgloop_configfs_pin(struct cgloop_device *cl);
+void cgloop_configfs_unpin(struct cgloop_device *cl);
 
 /* device.c */
 struct cgloop_device *cgloop_dev_create(void);

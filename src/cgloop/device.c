@@ -266,16 +266,22 @@ static int cgloop_open(COMPAT_BDOPS_OPEN_ARGS)
 	struct cgloop_device *cl = COMPAT_BDOPS_OPEN_DISK->private_data;
 	int ret = 0;
 
+	/* While open, its configfs item cannot be removed. */
+	if (cgloop_configfs_pin(cl))
+		return -ENXIO;
 	spin_lock(&cl->state_lock);
 	if (cl->state == CGLOOP_LIVE)
 		cl->open_count++;
 	else
 		ret = -ENXIO;
 	spin_unlock(&cl->state_lock);
+	if (ret) {
+		cgloop_configfs_unpin(cl);
+		return ret;
+	}
 	/* Open, the device cannot be disabled: the pool stays. */
-	if (!ret)
-		cgblk_pool_note_current(cl->pool);
-	return ret;
+	cgblk_pool_note_current(cl->pool);
+	return 0;
 }
 
 static void cgloop_release(COMPAT_BDOPS_RELEASE_ARGS)
@@ -285,6 +291,7 @@ static void cgloop_release(COMPAT_BDOPS_RELEASE_ARGS)
 	spin_lock(&cl->state_lock);
 	cl->open_count--;
 	spin_unlock(&cl->state_lock);
+	cgloop_configfs_unpin(cl);
 }
 
 static const struct block_device_operations cgloop_fops = {
@@ -428,6 +435,9 @@ struct cgloop_device *cgloop_dev_create(void)
 /**
  * cgloop_dev_destroy - free a disabled device
  * @cl: the device; it must be disabled
+ *
+ * Called by the release of its configfs item, once the last reference to
+ * the item is gone.
  */
 void cgloop_dev_destroy(struct cgloop_device *cl)
 {

@@ -86,14 +86,16 @@ module_param_named(backing, cgloop_backing, charp, 0444);
 MODULE_PARM_DESC(backing,
 		 "Comma-separated backing files or block devices; the Nth becomes /dev/cgloopN (default: none)");
 
+/* Remove the devices the parameter made (none is open: see cgloop_exit()). */
 static void cgloop_remove_all(void)
 {
 	struct cgloop_device *cl, *next;
 
 	list_for_each_entry_safe(cl, next, &cgloop_devices, node) {
 		list_del(&cl->node);
-		cgloop_dev_disable(cl);	/* not open: the module is unloading */
-		cgloop_dev_destroy(cl);
+		WARN_ON(cgloop_dev_disable(cl));
+		cgloop_configfs_remove(cl);
+		config_group_put(&cl->group);	/* frees it */
 	}
 }
 
@@ -116,18 +118,21 @@ static int __init cgloop_create_from_param(void)
 			ret = PTR_ERR(cl);
 			break;
 		}
+		ret = cgloop_configfs_add(cl);
+		if (ret) {
+			config_group_put(&cl->group);
+			break;
+		}
+		list_add_tail(&cl->node, &cgloop_devices);
 		ret = cgloop_config_set_backing(&cl->config, path);
 		if (ret) {
 			pr_err("backing=%s: empty entry\n", cgloop_backing);
 			ret = -EINVAL;
-		} else {
-			ret = cgloop_dev_enable(cl);
-		}
-		if (ret) {
-			cgloop_dev_destroy(cl);
 			break;
 		}
-		list_add_tail(&cl->node, &cgloop_devices);
+		ret = cgloop_dev_enable(cl);
+		if (ret)
+			break;
 	}
 	kfree(list);
 	return ret;
@@ -143,6 +148,11 @@ static int __init cgloop_init(void)
 		return cgloop_major;
 	}
 	cgloop_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, cgblk_debugfs_dir());
+	ret = cgloop_configfs_init();
+	if (ret) {
+		pr_err("cannot register the configfs subsystem: %d\n", ret);
+		goto out_debugfs;
+	}
 	ret = cgloop_create_from_param();
 	if (ret)
 		goto out_remove;
@@ -150,14 +160,22 @@ static int __init cgloop_init(void)
 
 out_remove:
 	cgloop_remove_all();
+	cgloop_configfs_exit();
+out_debugfs:
 	debugfs_remove_recursive(cgloop_debugfs_root);
 	unregister_blkdev(cgloop_major, CGLOOP_NAME);
 	return ret;
 }
 
+/*
+ * No device is open here (an open device holds the module through its
+ * block_device_operations), and no device made with mkdir exists (each
+ * configfs item holds the module too).
+ */
 static void __exit cgloop_exit(void)
 {
 	cgloop_remove_all();
+	cgloop_configfs_exit();
 	debugfs_remove_recursive(cgloop_debugfs_root);
 	unregister_blkdev(cgloop_major, CGLOOP_NAME);
 }

@@ -22,6 +22,11 @@ setup() { "$@" || echo "cgblk-init: guest setup failed: $*" > /dev/kmsg; }
 
 setup mount -t proc proc /proc
 setup mount -t sysfs sysfs /sys
+# devtmpfs has no /dev/fd: bash's process substitution needs it.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 if [ -n "$CGBLK_GUEST_MODDIR" ]; then
 	# A chroot kernel: its modules are not at /lib/modules on the host.
 	mkdir -p "/lib/modules/$(uname -r)"
@@ -68,19 +73,28 @@ for t in $CGBLK_TESTS; do
 	rc=$?
 	left=$(leftovers)
 	if [ -n "$left" ]; then
-		# Clean up for the next test; the host fails this one.
+		# Clean up for the next test; the host fails this one.  Items in
+		# configfs hold their module: disable and remove them first.
+		for d in /sys/kernel/config/cgloop/*/ /sys/kernel/config/nullb/*/; do
+			[ -d "$d" ] || continue
+			echo 0 > "$d/enable" 2>/dev/null
+			echo 0 > "$d/power" 2>/dev/null
+			rmdir "$d" 2>/dev/null
+		done
 		for m in $(awk '/^cgblk_test_/ {print $1}' /proc/modules) \
 			 dm_cgsnap cgloop cgblk_offload cgblk_core; do
 			rmmod "$m" 2>/dev/null
 		done
 	fi
-	# Cgroups a failed test left behind, deepest first.
+	# Scratch drivers and cgroups a failed test left behind.
+	umount -R -l /scratch 2>/dev/null
+	for m in null_blk brd; do
+		grep -q "^$m " /proc/modules && rmmod $m 2>/dev/null
+	done
 	find /sys/fs/cgroup -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
 	taint1=$(cat /proc/sys/kernel/tainted)
 	echo "cgblk-harness: END $t rc=$rc" > /dev/kmsg
 	mark "END $t $rc $taint0 $taint1 ${left:--}"
-	# Drop anything the test left mounted under /scratch, and its files.
-	umount -R -l /scratch 2>/dev/null
 done
 
 sync
