@@ -55,7 +55,7 @@ struct cgblk_worker {
 };
 
 struct cgblk_pool {
-	spinlock_t lock;
+	spinlock_t lock;		/* see "Locking" above */
 	struct rb_root tree;
 	struct list_head idle;
 	unsigned int nr_workers;
@@ -378,8 +378,12 @@ void cgblk_pool_note_current(struct cgblk_pool *pool)
 		old = worker->mm;
 		mmgrab(current->mm);
 		worker->mm = current->mm;
-		/* A new worker with nothing queued must still be reaped. */
-		if (list_empty(&worker->items) && list_empty(&worker->idle_entry))
+		/*
+		 * A new worker with nothing queued must still be reaped.  A
+		 * worker running its last item also has an empty list, but its
+		 * queued count is not zero yet: it goes idle by itself.
+		 */
+		if (!worker->queued && list_empty(&worker->idle_entry))
 			cgblk_worker_idle(pool, worker);
 	}
 	spin_unlock_irq(&pool->lock);
