@@ -42,6 +42,7 @@ static inline struct cgroup_subsys_state *compat_bio_blkcg_css(struct bio *bio)
 
 	return blkcg ? &blkcg->css : NULL;
 }
+
 #define bio_blkcg_css compat_bio_blkcg_css
 #endif
 
@@ -73,6 +74,7 @@ compat_cgroup_get_e_css(struct cgroup *cgrp, struct cgroup_subsys *ss)
 	rcu_read_unlock();
 	return css;
 }
+
 #define cgroup_get_e_css compat_cgroup_get_e_css
 #endif
 
@@ -100,6 +102,7 @@ static inline struct mem_cgroup *compat_set_active_memcg(struct mem_cgroup *memc
 	current->active_memcg = memcg;
 	return old;
 }
+
 #define set_active_memcg compat_set_active_memcg
 #endif
 
@@ -231,6 +234,55 @@ static inline void compat_cleanup_disk(struct gendisk *disk)
 #define COMPAT_BDOPS_OPEN_DISK		(bdev->bd_disk)
 #define COMPAT_BDOPS_RELEASE_ARGS	struct gendisk *disk, fmode_t mode
 #endif
+
+/*
+ * Bios for a lower device: a clone sharing the source's data, and a new bio
+ * without data (a flush); both from a bio_set, so they cannot fail with a
+ * blocking gfp.
+ */
+#include <linux/bio.h>
+static inline struct bio *compat_bio_alloc_clone(struct block_device *bdev,
+						 struct bio *src, gfp_t gfp,
+						 struct bio_set *bs)
+{
+#ifdef COMPAT_HAS_BIO_ALLOC_CLONE
+	return bio_alloc_clone(bdev, src, gfp, bs);
+#else
+	struct bio *bio = bio_clone_fast(src, gfp, bs);
+
+	if (bio)
+		bio_set_dev(bio, bdev);
+	return bio;
+#endif
+}
+
+static inline struct bio *compat_bio_alloc_empty(struct block_device *bdev,
+						 unsigned int opf, gfp_t gfp,
+						 struct bio_set *bs)
+{
+#ifdef COMPAT_HAS_BIO_ALLOC_CLONE
+	return bio_alloc_bioset(bdev, 0, opf, gfp, bs);
+#else
+	struct bio *bio = bio_alloc_bioset(gfp, 0, bs);
+
+	if (bio) {
+		bio_set_dev(bio, bdev);
+		bio->bi_opf = opf;
+	}
+	return bio;
+#endif
+}
+
+static inline unsigned int compat_bdev_max_discard_sectors(struct block_device *bdev)
+{
+#ifdef COMPAT_HAS_BDEV_MAX_DISCARD_SECTORS
+	return bdev_max_discard_sectors(bdev);
+#else
+	struct request_queue *q = bdev_get_queue(bdev);
+
+	return blk_queue_discard(q) ? q->limits.max_discard_sectors : 0;
+#endif
+}
 
 /* Whether a file can do direct I/O: FMODE_CAN_ODIRECT from 6.0. */
 #include <linux/fs.h>

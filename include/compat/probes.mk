@@ -11,7 +11,8 @@
 # the build tree with Module.symvers.
 
 # (make splits arguments at commas outside parentheses: keep the strings'
-# parentheses balanced)
+# parentheses balanced, or write an unbalanced one as $(lparen))
+lparen := (
 compat_src_has = $(shell grep -qsF -- '$(2)' $(srctree)/$(1) && echo y)
 compat_exported = $(shell grep -qsP '\t$(1)\t' $(objtree)/Module.symvers && echo y)
 
@@ -67,6 +68,16 @@ endif
 # kiocb.ki_complete lost its third argument in 5.16.
 ifeq ($(call compat_src_has,include/linux/fs.h,(*ki_complete)(struct kiocb *iocb, long ret, long ret2)),y)
 COMPAT_CFLAGS += -DCOMPAT_KI_COMPLETE_RET2
+endif
+
+# bio_alloc_bioset() and bio_alloc_clone() take the block device from 5.18
+# (before: bio_clone_fast() and bio_set_dev()); bdev_max_discard_sectors()
+# from 5.19.
+ifeq ($(call compat_src_has,include/linux/bio.h,bio_alloc_clone$(lparen)struct block_device *bdev),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BIO_ALLOC_CLONE
+endif
+ifeq ($(call compat_src_has,include/linux/blkdev.h,bdev_max_discard_sectors(struct block_device *bdev)),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BDEV_MAX_DISCARD_SECTORS
 endif
 
 cgblk_ccflags := -I$(cgblk_top)/include \

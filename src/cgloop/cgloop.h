@@ -56,8 +56,8 @@ enum cgloop_state {
 struct cgloop_device {
 	struct list_head node;		/* on cgloop_devices */
 	int index;
-	struct mutex ctl_mutex;
-	spinlock_t state_lock;
+	struct mutex ctl_mutex;		/* see "Locking" above */
+	spinlock_t state_lock;		/* see "Locking" above */
 	enum cgloop_state state;
 	unsigned int open_count;
 	struct cgloop_config config;
@@ -65,6 +65,8 @@ struct cgloop_device {
 
 	/* live */
 	struct file *file;
+	struct block_device *bdev;	/* a block device backing: remap */
+	struct bio_set bioset;		/* clones for the lower device */
 	bool direct_io;
 	bool read_only;
 	bool discard;
@@ -83,7 +85,8 @@ struct cgloop_device {
  * @bvec: bvec array of a multi-bio request under async I/O, or NULL
  * @ref: async I/O: the submitter's and the completion's reference; the
  *	request completes when both are gone, because the file system may
- *	still look at the iterator (and so at the bvecs) after ->ki_complete
+ *	still look at the iterator (and so at the bvecs) after ->ki_complete.
+ *	Remapping: the submitter's and one per clone in flight.
  * @status: the result, for ->complete
  */
 struct cgloop_cmd {
@@ -117,6 +120,5 @@ int cgloop_dev_disable(struct cgloop_device *cl);
 bool cgloop_dev_is_live(struct cgloop_device *cl);
 int cgloop_config_set_backing(struct cgloop_config *config, const char *path);
 extern const struct attribute_group *cgloop_disk_groups[];
-
 
 #endif /* _CGLOOP_H */

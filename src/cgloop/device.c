@@ -7,7 +7,11 @@
  * cgroup's worker: the backing I/O is then issued with the issuer's blkcg
  * associated and its memcg active, so io.max, io.weight and memory.max of
  * the issuing cgroup apply to it, and a throttled cgroup stalls only its
- * own worker.  Reads and writes use direct I/O when the backing allows it,
+ * own worker.  Over a block device, the worker clones the request's bios
+ * onto it (a stacking driver: no page cache, no file layer), associates
+ * each clone with the issuer's blkcg and submits it; the request completes
+ * with the last clone.  Over a file, reads and writes use direct I/O when
+ * the backing allows it,
  * submitted asynchronously (as loop does), so that a worker does not hold
  * the backing file system's locks while its cgroup is throttled; buffered
  * I/O, flushes (vfs_fsync()) and discard/write zeroes (vfs_fallocate()) are
@@ -119,9 +123,9 @@ static bool cgloop_rw_aio(struct cgloop_device *cl, struct request *rq,
 	unsigned int nr = 0;
 	ssize_t ret;
 
+	rq_for_each_bvec(tmp, rq, it)
+		nr++;
 	if (rq->bio != rq->biotail) {
-		rq_for_each_bvec(tmp, rq, it)
-			nr++;
 		/* No bvec array: synchronous I/O still makes progress. */
 		cmd->bvec = kmalloc_array(nr, sizeof(*cmd->bvec),
 					  GFP_NOIO | __GFP_NOWARN);
@@ -136,8 +140,7 @@ static bool cgloop_rw_aio(struct cgloop_device *cl, struct request *rq,
 		const struct bio_vec *first = __bvec_iter_bvec(bio->bi_io_vec,
 							       bio->bi_iter);
 
-		iov_iter_bvec(&iter, dir, first, bio_segments(bio),
-			      blk_rq_bytes(rq));
+		iov_iter_bvec(&iter, dir, first, nr, blk_rq_bytes(rq));
 		iter.iov_offset = mp_bvec_iter_offset(bio->bi_io_vec, bio->bi_iter) -
 				  first->bv_offset;
 	}
@@ -174,6 +177,62 @@ static blk_status_t cgloop_fallocate(struct cgloop_device *cl, int mode,
 	return errno_to_blk_status(ret);
 }
 
+/* Remapping onto a block device backing. */
+
+static void cgloop_remap_put(struct cgloop_cmd *cmd)
+{
+	if (atomic_dec_and_test(&cmd->ref))
+		blk_mq_complete_request(blk_mq_rq_from_pdu(cmd));
+}
+
+/* Any context: the lower device's completion. */
+static void cgloop_remap_endio(struct bio *clone)
+{
+	struct cgloop_cmd *cmd = clone->bi_private;
+
+	if (clone->bi_status)
+		cmd->status = clone->bi_status;
+	bio_put(clone);
+	cgloop_remap_put(cmd);
+}
+
+static void cgloop_remap_submit(struct cgloop_cmd *cmd, struct bio *clone)
+{
+	clone->bi_private = cmd;
+	clone->bi_end_io = cgloop_remap_endio;
+	/* In the worker, no lock held: association may sleep. */
+	cgblk_bio_associate(clone, &cmd->work.charge);
+	atomic_inc(&cmd->ref);
+	submit_bio_noacct(clone);
+}
+
+/*
+ * Clone the request's bios onto the lower device, shifted by the offset;
+ * a flush without data becomes an empty REQ_PREFLUSH bio.  The clones come
+ * from the device's bio_set: with GFP_NOIO they wait for one of ours to
+ * complete rather than fail.  The request completes with the last clone.
+ */
+static void cgloop_remap(struct cgloop_device *cl, struct request *rq)
+{
+	struct cgloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	sector_t shift = cl->config.offset >> SECTOR_SHIFT;
+	struct bio *bio, *clone;
+
+	atomic_set(&cmd->ref, 1);
+	if (!rq->bio) {
+		clone = compat_bio_alloc_empty(cl->bdev, REQ_OP_WRITE | REQ_PREFLUSH,
+					       GFP_NOIO, &cl->bioset);
+		cgloop_remap_submit(cmd, clone);
+	}
+	__rq_for_each_bio(bio, rq) {
+		clone = compat_bio_alloc_clone(cl->bdev, bio, GFP_NOIO,
+					       &cl->bioset);
+		clone->bi_iter.bi_sector += shift;
+		cgloop_remap_submit(cmd, clone);
+	}
+	cgloop_remap_put(cmd);
+}
+
 /* Return: the status, or BLK_STS_OK with *async set when it was submitted. */
 static blk_status_t cgloop_do_request(struct cgloop_device *cl,
 				      struct request *rq, bool *async)
@@ -184,6 +243,11 @@ static blk_status_t cgloop_do_request(struct cgloop_device *cl,
 
 	if (op_is_write(req_op(rq)) && cl->read_only)
 		return BLK_STS_IOERR;
+	if (cl->bdev) {
+		cgloop_remap(cl, rq);
+		*async = true;
+		return BLK_STS_OK;
+	}
 	switch (req_op(rq)) {
 	case REQ_OP_WRITE:
 		dir = WRITE;
@@ -585,12 +649,19 @@ int cgloop_dev_enable(struct cgloop_device *cl)
 		goto out_fput;
 	}
 	cl->discard = !cl->read_only && cl->file->f_op->fallocate;
+	if (S_ISBLK(cl->file->f_mapping->host->i_mode)) {
+		cl->bdev = I_BDEV(cl->file->f_mapping->host);
+		cl->direct_io = true;	/* remapped: no page cache either way */
+		ret = bioset_init(&cl->bioset, BIO_POOL_SIZE, 0, 0);
+		if (ret)
+			goto out_fput;
+	}
 
 	snprintf(name, sizeof(name), CGLOOP_NAME "%d", cl->index);
 	cl->pool = cgblk_pool_create(name, &cgloop_pool_ops, &params, cl);
 	if (IS_ERR(cl->pool)) {
 		ret = PTR_ERR(cl->pool);
-		goto out_fput;
+		goto out_bioset;
 	}
 
 	cl->tag_set.ops = &cgloop_mq_ops;
@@ -607,7 +678,11 @@ int cgloop_dev_enable(struct cgloop_device *cl)
 	lim.logical_block_size = cl->lbs;
 	lim.max_hw_sectors = 2048;
 	lim.write_cache = true;
-	if (cl->discard) {
+	if (cl->bdev && !cl->read_only) {
+		/* What the lower device does, we pass down. */
+		lim.max_discard_sectors = compat_bdev_max_discard_sectors(cl->bdev);
+		lim.max_write_zeroes_sectors = bdev_write_zeroes_sectors(cl->bdev);
+	} else if (cl->discard) {
 		lim.max_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
 		lim.max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
 	}
@@ -651,6 +726,10 @@ out_tags:
 out_pool:
 	cgblk_pool_destroy(cl->pool);
 	cl->pool = NULL;
+out_bioset:
+	if (cl->bdev)
+		bioset_exit(&cl->bioset);
+	cl->bdev = NULL;
 out_fput:
 	fput(cl->file);
 	cl->file = NULL;
@@ -692,6 +771,9 @@ int cgloop_dev_disable(struct cgloop_device *cl)
 	memset(&cl->tag_set, 0, sizeof(cl->tag_set));
 	cgblk_pool_destroy(cl->pool);
 	cl->pool = NULL;
+	if (cl->bdev)
+		bioset_exit(&cl->bioset);	/* every clone has completed */
+	cl->bdev = NULL;
 	fput(cl->file);
 	cl->file = NULL;
 

@@ -2,7 +2,7 @@
 # Proves: cgloop devices over a tmpfs file, an ext4 file (direct I/O) and a
 # block device keep what fio writes (crc32c, random offsets, 512 B-1 MiB,
 # direct and buffered), also after dropping caches, and the bytes land in
-# the backing at the configured place.
+# the backing at the configured place, also in a window of a block device.
 # timeout: 900
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
@@ -35,6 +35,26 @@ for n in 0 1; do
 done
 cmp -n $((160 << 20)) /dev/cgloop2 /dev/ram1 || fail "cgloop2 differs from /dev/ram1"
 log "device contents equal the backing contents"
+
+# A window of a block device (remapped bios, shifted by the offset).
+rmmod cgloop
+insmod "$(ko cgloop)"
+d=/sys/kernel/config/cgloop/win
+mkdir $d
+echo /dev/ram1 > $d/backing
+echo $((3 << 20)) > $d/offset
+echo $((8 << 20)) > $d/size
+echo 1 > $d/enable
+w=/dev/cgloop$(cat $d/index)
+[ "$(blockdev --getsize64 $w)" = $((8 << 20)) ] || fail "the window has the wrong size"
+fio_verify $w 8M --direct=1
+head -c $((8 << 20)) /dev/urandom > /scratch/pattern
+dd if=/scratch/pattern of=$w bs=1M oflag=direct status=none
+cmp /scratch/pattern <(dd if=/dev/ram1 bs=1M skip=3 count=8 iflag=direct status=none) ||
+	fail "the window's data is not at offset 3 MiB of /dev/ram1"
+log "a window at 3 MiB of /dev/ram1 keeps its data in place"
+echo 0 > $d/enable
+rmdir $d
 
 rmmod cgloop
 rmmod cgblk_core
