@@ -32,7 +32,9 @@ modules:
 clean:
 	rm -f $(addprefix $(CURDIR)/,*.ko *.o *.mod *.mod.c .*.cmd .*.d \
 		Module.symvers modules.order) \
-	      $(addprefix $(CURDIR)/src/*/,*.o .*.cmd .*.d)
+	      $(addprefix $(CURDIR)/src/*/,*.o .*.cmd .*.d) \
+	      $(addprefix $(CURDIR)/tests/modules/,*.ko *.o *.mod *.mod.c .*.cmd .*.d \
+		Module.symvers modules.order)
 	rm -rf $(CURDIR)/.tmp_versions
 
 install: modules

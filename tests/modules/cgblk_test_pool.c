@@ -96,11 +96,15 @@ static ssize_t tp_queue_write(struct file *file, const char __user *ubuf,
 	struct tp_item *it;
 	bool block;
 
+	char *word, *count;
+
 	if (len >= sizeof(buf) || copy_from_user(buf, ubuf, len))
 		return -EINVAL;
-	if (sscanf(buf, "%u", &n) != 1 || n > 100000)
+	word = strim(buf);
+	count = strsep(&word, " ");
+	block = word && !strcmp(strim(word), "block");
+	if (kstrtouint(count, 10, &n) || n > 100000)
 		return -EINVAL;
-	block = strstr(buf, "block");
 	if (block)
 		WRITE_ONCE(tp_released, false);
 	for (i = 0; i < n; i++) {
