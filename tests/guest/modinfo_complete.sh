@@ -15,7 +15,8 @@ for m in $CGBLK_MODULES; do
 	[ "${vm%% *}" = "$(uname -r)" ] || fail "$m: vermagic '$vm' is not for $(uname -r)"
 	if [ "$m" != cgblk_core ]; then
 		[ "$(modinfo -F import_ns "$f")" = CGBLK ] || fail "$m: does not import the CGBLK namespace"
-		[ "$(modinfo -F depends "$f")" = cgblk_core ] || fail "$m: depends on '$(modinfo -F depends "$f")'"
+		[[ ",$(modinfo -F depends "$f")," == *,cgblk_core,* ]] ||
+			fail "$m: depends on '$(modinfo -F depends "$f")', not on cgblk_core"
 	fi
 	while IFS= read -r p; do
 		[ -n "$p" ] || continue
