@@ -25,7 +25,11 @@
 #define _CGBLK_CORE_H
 
 #include <linux/list.h>
+#include <linux/kernel.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/printk.h>
+#include <linux/string.h>
 #include <linux/types.h>
 
 struct bio;
@@ -122,5 +126,35 @@ void cgblk_pool_note_current(struct cgblk_pool *pool);
 void *cgblk_pool_private(struct cgblk_pool *pool);
 unsigned int cgblk_pool_nr_workers(struct cgblk_pool *pool);
 void cgblk_pool_show(struct seq_file *m, struct cgblk_pool *pool);
+
+/**
+ * cgblk_param_set_range - set an unsigned int module parameter, in range
+ * @val: the value written
+ * @kp: the parameter; kp->arg points to an unsigned int
+ * @min: smallest value taken
+ * @max: largest value taken
+ *
+ * For a kernel_param_ops .set: a value that is not a number from @min to
+ * @max is refused with one kernel message naming the parameter.  Inline,
+ * so that the message carries the caller's module name.
+ *
+ * Context: task context (module load or a sysfs write).
+ * Return: 0, or -EINVAL (the parameter keeps its value).
+ */
+static inline int cgblk_param_set_range(const char *val,
+					const struct kernel_param *kp,
+					unsigned int min, unsigned int max)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret || n < min || n > max) {
+		pr_err("%s=%.*s: expected a number from %u to %u\n", kp->name,
+		       (int)strcspn(val, "\n"), val, min, max);
+		return -EINVAL;
+	}
+	*(unsigned int *)kp->arg = n;
+	return 0;
+}
 
 #endif /* _CGBLK_CORE_H */

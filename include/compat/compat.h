@@ -256,14 +256,15 @@ static inline struct bio *compat_bio_alloc_clone(struct block_device *bdev,
 #endif
 }
 
-static inline struct bio *compat_bio_alloc_empty(struct block_device *bdev,
-						 unsigned int opf, gfp_t gfp,
-						 struct bio_set *bs)
+static inline struct bio *compat_bio_alloc(struct block_device *bdev,
+					   unsigned short nr_vecs,
+					   unsigned int opf, gfp_t gfp,
+					   struct bio_set *bs)
 {
 #ifdef COMPAT_HAS_BIO_ALLOC_CLONE
-	return bio_alloc_bioset(bdev, 0, opf, gfp, bs);
+	return bio_alloc_bioset(bdev, nr_vecs, opf, gfp, bs);
 #else
-	struct bio *bio = bio_alloc_bioset(gfp, 0, bs);
+	struct bio *bio = bio_alloc_bioset(gfp, nr_vecs, bs);
 
 	if (bio) {
 		bio_set_dev(bio, bdev);
@@ -271,6 +272,13 @@ static inline struct bio *compat_bio_alloc_empty(struct block_device *bdev,
 	}
 	return bio;
 #endif
+}
+
+static inline struct bio *compat_bio_alloc_empty(struct block_device *bdev,
+						 unsigned int opf, gfp_t gfp,
+						 struct bio_set *bs)
+{
+	return compat_bio_alloc(bdev, 0, opf, gfp, bs);
 }
 
 static inline unsigned int compat_bdev_max_discard_sectors(struct block_device *bdev)
@@ -300,6 +308,13 @@ static inline bool compat_file_can_direct_io(struct file *file)
 #define COMPAT_KI_COMPLETE_ARGS	struct kiocb *iocb, long ret, long ret2
 #else
 #define COMPAT_KI_COMPLETE_ARGS	struct kiocb *iocb, long ret
+#endif
+
+/* A per-CPU workqueue, said explicitly where the kernel has the flag. */
+#ifdef COMPAT_HAS_WQ_PERCPU
+#define COMPAT_WQ_PERCPU	WQ_PERCPU
+#else
+#define COMPAT_WQ_PERCPU	0
 #endif
 
 #endif /* _CGBLK_COMPAT_H */

@@ -80,6 +80,18 @@ ifeq ($(call compat_src_has,include/linux/blkdev.h,bdev_max_discard_sectors(stru
 COMPAT_CFLAGS += -DCOMPAT_HAS_BDEV_MAX_DISCARD_SECTORS
 endif
 
+# Task-context bio completion (BIO_COMPLETE_IN_TASK, __bio_complete_in_task(),
+# 7.3+): cgblk_offload delegates to it.  WQ_PERCPU (7.x) asks for a per-CPU
+# workqueue explicitly now that unbound is becoming the default.
+ifeq ($(call compat_src_has,include/linux/blk_types.h,BIO_COMPLETE_IN_TASK),y)
+ifeq ($(call compat_exported,__bio_complete_in_task),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BIO_COMPLETE_IN_TASK
+endif
+endif
+ifeq ($(call compat_src_has,include/linux/workqueue.h,WQ_PERCPU),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_WQ_PERCPU
+endif
+
 cgblk_ccflags := -I$(cgblk_top)/include \
 		 -include $(cgblk_top)/include/compat/compat.h \
 		 -D'pr_fmt(fmt)=KBUILD_MODNAME ": " fmt' \

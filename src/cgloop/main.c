@@ -21,34 +21,19 @@ static LIST_HEAD(cgloop_devices);	/* devices made by the parameter */
 
 /* Module parameters: read-only defaults, validated when set. */
 
-static int cgloop_param_range(const char *val, const struct kernel_param *kp,
-			      unsigned int min, unsigned int max)
-{
-	unsigned int n;
-	int ret = kstrtouint(val, 0, &n);
-
-	if (ret || n < min || n > max) {
-		pr_err("%s=%s: expected a number from %u to %u\n", kp->name,
-		       val, min, max);
-		return -EINVAL;
-	}
-	*(unsigned int *)kp->arg = n;
-	return 0;
-}
-
 static int cgloop_set_idle_timeout(const char *val, const struct kernel_param *kp)
 {
-	return cgloop_param_range(val, kp, 1, 24 * 3600 * 1000);
+	return cgblk_param_set_range(val, kp, 1, 24 * 3600 * 1000);
 }
 
 static int cgloop_set_max_workers(const char *val, const struct kernel_param *kp)
 {
-	return cgloop_param_range(val, kp, 0, 1 << 20);
+	return cgblk_param_set_range(val, kp, 0, 1 << 20);
 }
 
 static int cgloop_set_queue_depth(const char *val, const struct kernel_param *kp)
 {
-	return cgloop_param_range(val, kp, 1, 4096);
+	return cgblk_param_set_range(val, kp, 1, 4096);
 }
 
 static const struct kernel_param_ops cgloop_idle_timeout_ops = {
@@ -80,6 +65,11 @@ MODULE_PARM_DESC(max_workers,
 unsigned int cgloop_queue_depth = 128;
 module_param_cb(queue_depth, &cgloop_queue_depth_ops, &cgloop_queue_depth, 0444);
 MODULE_PARM_DESC(queue_depth, "Requests in flight per device (1-4096, default 128)");
+
+bool cgloop_complete_in_task;
+module_param_named(complete_in_task, cgloop_complete_in_task, bool, 0444);
+MODULE_PARM_DESC(complete_in_task,
+		 "Over a block device, complete requests in task context through cgblk_offload (default N)");
 
 static char *cgloop_backing;
 module_param_named(backing, cgloop_backing, charp, 0444);
