@@ -11,6 +11,7 @@
 #include <linux/spinlock.h>
 
 #include <cgblk/core.h>
+#include <cgblk/offload.h>
 
 #define CGLOOP_NAME	"cgloop"
 
@@ -70,6 +71,7 @@ struct cgloop_device {
 	bool direct_io;
 	bool read_only;
 	bool discard;
+	bool complete_in_task;		/* clones complete in task context */
 	unsigned int lbs;
 	loff_t size;
 	struct gendisk *disk;
@@ -97,10 +99,17 @@ struct cgloop_cmd {
 	blk_status_t status;
 };
 
+/* A clone for a block device backing, from cgloop_device.bioset. */
+struct cgloop_clone {
+	struct cgblk_offload_ctx offload;
+	struct bio bio;			/* last: bio_set front padding */
+};
+
 /* main.c: module parameters and the device list */
 extern unsigned int cgloop_idle_timeout_ms;
 extern unsigned int cgloop_max_workers;
 extern unsigned int cgloop_queue_depth;
+extern bool cgloop_complete_in_task;
 extern int cgloop_major;
 extern struct dentry *cgloop_debugfs_root;
 

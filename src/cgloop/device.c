@@ -179,27 +179,51 @@ static blk_status_t cgloop_fallocate(struct cgloop_device *cl, int mode,
 
 /* Remapping onto a block device backing. */
 
-static void cgloop_remap_put(struct cgloop_cmd *cmd)
+static void cgloop_end_rq(struct request *rq);
+
+/*
+ * The last reference completes the request: through ->complete normally;
+ * with complete_in_task, right here, so that the upper layer's bi_end_io
+ * runs in the task context this is called from (the submitting worker or
+ * cgblk_offload's work item).
+ */
+static void cgloop_remap_put(struct cgloop_device *cl, struct cgloop_cmd *cmd)
 {
-	if (atomic_dec_and_test(&cmd->ref))
-		blk_mq_complete_request(blk_mq_rq_from_pdu(cmd));
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
+
+	if (!atomic_dec_and_test(&cmd->ref))
+		return;
+	if (cl->complete_in_task)
+		cgloop_end_rq(rq);
+	else
+		blk_mq_complete_request(rq);
 }
 
-/* Any context: the lower device's completion. */
+/*
+ * The lower device's completion: any context, or task context only when
+ * the clone was submitted with complete_in_task.
+ */
 static void cgloop_remap_endio(struct bio *clone)
 {
 	struct cgloop_cmd *cmd = clone->bi_private;
+	struct request *rq = blk_mq_rq_from_pdu(cmd);
 
 	if (clone->bi_status)
 		cmd->status = clone->bi_status;
 	bio_put(clone);
-	cgloop_remap_put(cmd);
+	cgloop_remap_put(rq->q->queuedata, cmd);
 }
 
-static void cgloop_remap_submit(struct cgloop_cmd *cmd, struct bio *clone)
+static void cgloop_remap_submit(struct cgloop_device *cl,
+				struct cgloop_cmd *cmd, struct bio *clone)
 {
 	clone->bi_private = cmd;
 	clone->bi_end_io = cgloop_remap_endio;
+	if (cl->complete_in_task) {
+		struct cgloop_clone *c = container_of(clone, struct cgloop_clone, bio);
+
+		cgblk_bio_set_complete_in_task(clone, &c->offload);
+	}
 	/* In the worker, no lock held: association may sleep. */
 	cgblk_bio_associate(clone, &cmd->work.charge);
 	atomic_inc(&cmd->ref);
@@ -222,15 +246,15 @@ static void cgloop_remap(struct cgloop_device *cl, struct request *rq)
 	if (!rq->bio) {
 		clone = compat_bio_alloc_empty(cl->bdev, REQ_OP_WRITE | REQ_PREFLUSH,
 					       GFP_NOIO, &cl->bioset);
-		cgloop_remap_submit(cmd, clone);
+		cgloop_remap_submit(cl, cmd, clone);
 	}
 	__rq_for_each_bio(bio, rq) {
 		clone = compat_bio_alloc_clone(cl->bdev, bio, GFP_NOIO,
 					       &cl->bioset);
 		clone->bi_iter.bi_sector += shift;
-		cgloop_remap_submit(cmd, clone);
+		cgloop_remap_submit(cl, cmd, clone);
 	}
-	cgloop_remap_put(cmd);
+	cgloop_remap_put(cl, cmd);
 }
 
 /* Return: the status, or BLK_STS_OK with *async set when it was submitted. */
@@ -288,13 +312,18 @@ static void cgloop_run(struct cgblk_pool *pool, struct cgblk_work *work)
 	blk_mq_complete_request(rq);
 }
 
-/* ->complete: softirq or the completing context. */
-static void cgloop_complete_rq(struct request *rq)
+static void cgloop_end_rq(struct request *rq)
 {
 	struct cgloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
 
 	cgblk_charge_put(&cmd->work.charge);
 	blk_mq_end_request(rq, cmd->status);
+}
+
+/* ->complete: softirq or the completing context. */
+static void cgloop_complete_rq(struct request *rq)
+{
+	cgloop_end_rq(rq);
 }
 
 static const struct cgblk_pool_ops cgloop_pool_ops = {
@@ -413,7 +442,14 @@ static DEVICE_ATTR_RO(offset);
 static DEVICE_ATTR_RO(size);
 static DEVICE_ATTR_RO(direct_io);
 static DEVICE_ATTR_RO(read_only);
+static ssize_t complete_in_task_show(struct device *dev,
+				     struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", dev_to_cgloop(dev)->complete_in_task);
+}
+
 static DEVICE_ATTR_RO(nr_workers);
+static DEVICE_ATTR_RO(complete_in_task);
 
 static struct attribute *cgloop_disk_attrs[] = {
 	&dev_attr_backing_file.attr,
@@ -422,6 +458,7 @@ static struct attribute *cgloop_disk_attrs[] = {
 	&dev_attr_direct_io.attr,
 	&dev_attr_read_only.attr,
 	&dev_attr_nr_workers.attr,
+	&dev_attr_complete_in_task.attr,
 	NULL,
 };
 
@@ -649,10 +686,13 @@ int cgloop_dev_enable(struct cgloop_device *cl)
 		goto out_fput;
 	}
 	cl->discard = !cl->read_only && cl->file->f_op->fallocate;
+	cl->complete_in_task = false;	/* files: see README, "cgloop" */
 	if (S_ISBLK(cl->file->f_mapping->host->i_mode)) {
 		cl->bdev = I_BDEV(cl->file->f_mapping->host);
+		cl->complete_in_task = cgloop_complete_in_task;
 		cl->direct_io = true;	/* remapped: no page cache either way */
-		ret = bioset_init(&cl->bioset, BIO_POOL_SIZE, 0, 0);
+		ret = bioset_init(&cl->bioset, BIO_POOL_SIZE,
+				  offsetof(struct cgloop_clone, bio), 0);
 		if (ret)
 			goto out_fput;
 	}
