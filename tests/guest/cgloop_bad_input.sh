@@ -5,7 +5,7 @@
 # timeout: 180
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
-insmod "$(ko cgblk_core)"
+cgblk_deps cgloop
 mkdir /scratch/dir
 : > /scratch/empty
 truncate -s 16M /scratch/good
@@ -38,4 +38,4 @@ is_loaded cgloop || fail "cgloop unloaded while /dev/cgloop0 was open"
 exec 3<&-
 rmmod cgloop
 [ ! -e /sys/block/cgloop0 ] || fail "cgloop0 left behind"
-rmmod cgblk_core
+cgblk_unload_all

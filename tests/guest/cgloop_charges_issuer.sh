@@ -9,8 +9,7 @@
 nullb_setup nullb0 256
 ext4_on /dev/nullb0 /scratch/ext4
 truncate -s 160M /scratch/ext4/img
-insmod "$(ko cgblk_core)"
-insmod "$(ko cgloop)" backing=/scratch/ext4/img
+cgblk_load cgloop backing=/scratch/ext4/img
 cg_setup t_direct t_buffered t_idle
 dev=$(cat /sys/block/nullb0/dev)
 [ "$(cgloop_attr 0 direct_io)" = 1 ] || fail "cgloop0 over ext4 on a 4 KiB null_blk did not get direct I/O"
@@ -37,7 +36,7 @@ done
 [ "$(io_stat_bytes t_idle "$dev" wbytes)" -eq 0 ] || fail "an idle cgroup was charged"
 
 rmmod cgloop
-rmmod cgblk_core
+cgblk_unload_all
 umount /scratch/ext4
 nullb_cleanup nullb0
 cg_cleanup t_direct t_buffered t_idle

@@ -11,8 +11,7 @@ cfg=/sys/kernel/config/cgloop
 mkdir /scratch/dir
 : > /scratch/empty
 truncate -s 16M /scratch/good /scratch/param
-insmod "$(ko cgblk_core)"
-insmod "$(ko cgloop)" backing=/scratch/param
+cgblk_load cgloop backing=/scratch/param
 
 # refuse ATTR VALUE ERRNO-TEXT KERNEL-PATTERN: the write fails and the
 # kernel says why.
@@ -93,4 +92,4 @@ rmdir $d
 rmmod cgloop
 [ ! -e /sys/block/cgloop0 ] || fail "rmmod left cgloop0"
 [ ! -e $cfg ] || fail "rmmod left $cfg"
-rmmod cgblk_core
+cgblk_unload_all

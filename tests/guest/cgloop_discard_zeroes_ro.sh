@@ -9,8 +9,7 @@
 brd_setup 96 1
 ext4_on /dev/ram0 /scratch/ext4
 truncate -s 32M /scratch/ext4/img
-insmod "$(ko cgblk_core)"
-insmod "$(ko cgloop)"
+cgblk_load cgloop
 d=/sys/kernel/config/cgloop/t
 mkdir $d
 echo /scratch/ext4/img > $d/backing
@@ -55,6 +54,6 @@ cmp -n $((1 << 20)) /scratch/data $dev || fail "a write reached a read-only devi
 echo 0 > $d/enable
 rmdir $d
 rmmod cgloop
-rmmod cgblk_core
+cgblk_unload_all
 umount /scratch/ext4
 brd_cleanup

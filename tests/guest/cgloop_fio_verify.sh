@@ -10,8 +10,7 @@ brd_setup 160 2
 ext4_on /dev/ram0 /scratch/ext4
 truncate -s 96M /scratch/tmpfs.img
 truncate -s 96M /scratch/ext4/ext4.img
-insmod "$(ko cgblk_core)"
-insmod "$(ko cgloop)" backing=/scratch/tmpfs.img,/scratch/ext4/ext4.img,/dev/ram1
+cgblk_load cgloop backing=/scratch/tmpfs.img,/scratch/ext4/ext4.img,/dev/ram1
 for n in 0 1 2; do
 	test -b /dev/cgloop$n || fail "/dev/cgloop$n is not a block device"
 	log "cgloop$n: $(cgloop_attr $n backing_file) size $(cgloop_attr $n size) direct_io $(cgloop_attr $n direct_io)"
@@ -57,6 +56,6 @@ echo 0 > $d/enable
 rmdir $d
 
 rmmod cgloop
-rmmod cgblk_core
+cgblk_unload_all
 umount /scratch/ext4
 brd_cleanup

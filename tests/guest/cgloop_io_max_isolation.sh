@@ -10,8 +10,7 @@
 brd_setup 512 2
 ext4_on /dev/ram0 /scratch/ext4
 truncate -s 448M /scratch/ext4/img
-insmod "$(ko cgblk_core)"
-insmod "$(ko cgloop)" backing=/dev/ram1,/scratch/ext4/img
+cgblk_load cgloop backing=/dev/ram1,/scratch/ext4/img
 cg_setup t_fast t_slow
 secs=6
 
@@ -57,7 +56,7 @@ for n in 0 1; do
 done
 
 rmmod cgloop
-rmmod cgblk_core
+cgblk_unload_all
 umount /scratch/ext4
 brd_cleanup
 cg_cleanup t_fast t_slow

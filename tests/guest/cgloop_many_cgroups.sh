@@ -8,7 +8,7 @@
 
 brd_setup 64 1
 dev=$(cat /sys/block/ram0/dev)
-insmod "$(ko cgblk_core)"
+cgblk_deps cgloop
 n=200
 cgs=()
 for i in $(seq 0 $((n - 1))); do cgs+=(t_$i); done
@@ -59,6 +59,6 @@ for i in 0 1 2; do
 	[ "$w" -ge $((8 << 20)) ] || fail "t_$i was charged $w bytes for its 8 MiB"
 done
 rmmod cgloop
-rmmod cgblk_core
+cgblk_unload_all
 brd_cleanup
 cg_cleanup "${cgs[@]}"

@@ -13,8 +13,7 @@ echo 64M > $cg/memory.max
 mkdir /scratch/tmpfs
 mount -t tmpfs -o size=512m tmpfs /scratch/tmpfs
 truncate -s 512m /scratch/tmpfs/backing
-insmod "$(ko cgblk_core)"
-insmod "$(ko cgloop)" backing=/scratch/tmpfs/backing
+cgblk_load cgloop backing=/scratch/tmpfs/backing
 
 kills() { awk '$1 == "oom_kill" {print $2}' $cg/memory.events; }
 before=$(kills)
@@ -28,6 +27,6 @@ log "oom_kill $before -> $after; the backing file holds $used MiB"
 echo max > $cg/memory.max
 sync
 rmmod cgloop
-rmmod cgblk_core
+cgblk_unload_all
 umount /scratch/tmpfs
 cg_cleanup t_oom

@@ -66,5 +66,5 @@ cat $d/workers | tee "$CGBLK_OUT/workers-max1.txt"
 grep -q '^overflow 10$' "$CGBLK_OUT/workers-max1.txt" ||
 	fail "expected 10 items to overflow to the fallback"
 rmmod cgblk_test_pool
-rmmod cgblk_core
+cgblk_unload_all
 cg_cleanup t_a t_b t_c

@@ -28,10 +28,11 @@ for m in $CGBLK_MODULES; do
 	done <<< "$(modinfo -F parm "$f")"
 	log "$m: $(modinfo -F description "$f")"
 done
-# The core exports its API in the CGBLK namespace only.
+# cgblk_core and cgblk_offload export their APIs in the CGBLK namespace only.
 grep -P '\tcgblk_\w+\t' "$CGBLK_KO/Module.symvers" > "$CGBLK_OUT/exports.txt"
-[ -s "$CGBLK_OUT/exports.txt" ] || fail "cgblk_core exports nothing"
-if grep -vP '\t([^\t]*/)?cgblk_core\tEXPORT_SYMBOL_GPL\tCGBLK$' "$CGBLK_OUT/exports.txt"; then
+grep -qP '[\t/]cgblk_core\t' "$CGBLK_OUT/exports.txt" || fail "cgblk_core exports nothing"
+grep -qP '[\t/]cgblk_offload\t' "$CGBLK_OUT/exports.txt" || fail "cgblk_offload exports nothing"
+if grep -vP '\t([^\t]*/)?cgblk_(core|offload)\tEXPORT_SYMBOL_GPL\tCGBLK$' "$CGBLK_OUT/exports.txt"; then
 	fail "exports above are not GPL-only in the CGBLK namespace"
 fi
 log "exports: $(awk '{print $2}' "$CGBLK_OUT/exports.txt" | tr '\n' ' ')"

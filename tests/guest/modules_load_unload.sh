@@ -1,6 +1,7 @@
 #!/bin/bash
 # Proves: the four modules load and unload in dependency order, the users
-# hold cgblk_core (which refuses to unload under them) and each user gets
+# hold cgblk_core (which refuses to unload under them), cgloop holds
+# cgblk_offload (likewise) and each user gets
 # its debugfs directory from the core; twice, to catch unload leftovers.
 # timeout: 120
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
@@ -22,6 +23,10 @@ for round in 1 2; do
 	grep -q ' cgloop$' /proc/devices || fail "no cgloop block major in /proc/devices"
 	expect_fail rmmod cgblk_core
 	is_loaded cgblk_core || fail "cgblk_core unloaded under its users"
+	ls /sys/module/cgblk_offload/holders | grep -qx cgloop ||
+		fail "cgloop does not hold cgblk_offload"
+	expect_fail rmmod cgblk_offload
+	is_loaded cgblk_offload || fail "cgblk_offload unloaded under cgloop"
 	for m in dm-cgsnap cgloop cgblk_offload; do
 		rmmod "$(kname "$m")"
 		is_loaded "$m" && fail "$m still loaded after rmmod"

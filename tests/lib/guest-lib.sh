@@ -34,9 +34,18 @@ kname() { echo "${1//-/_}"; }
 
 is_loaded() { [ -d "/sys/module/$(kname "$1")" ] && grep -q "^$(kname "$1") " /proc/modules; }
 
-cgblk_load() {	# [module args...]: core, then the named module
-	local m=$1; shift
+# cgblk_deps NAME: load what NAME needs (cgblk_core; cgblk_offload for
+# cgloop and dm-cgsnap), unless loaded already.
+cgblk_deps() {
 	is_loaded cgblk_core || insmod "$(ko cgblk_core)"
+	case $1 in
+	cgloop|dm-cgsnap) is_loaded cgblk_offload || insmod "$(ko cgblk_offload)" ;;
+	esac
+}
+
+cgblk_load() {	# NAME [module args...]: its dependencies, then NAME
+	local m=$1; shift
+	cgblk_deps "$m"
 	[ "$m" = cgblk_core ] || insmod "$(ko "$m")" "$@"
 }
 
@@ -145,16 +154,21 @@ fio_bw_kib() {
 print(sum(j["write"]["bw"] for j in json.load(open(sys.argv[1]))["jobs"]))' "$1"
 }
 
-# nullb_setup NAME SIZE_MB: a memory-backed null_blk (blk-mq, keeps disk
-# statistics, unlike brd) at /dev/NAME, made through configfs.
+# nullb_setup NAME SIZE_MB [IRQMODE]: a memory-backed null_blk (blk-mq, keeps
+# disk statistics, unlike brd) at /dev/NAME, made through configfs.
+# IRQMODE 2 completes from a 20 us timer, i.e. in hard IRQ context.
 nullb_setup() {
-	modprobe null_blk nr_devices=0
+	is_loaded null_blk || modprobe null_blk nr_devices=0
 	local d=/sys/kernel/config/nullb/$1
 	mkdir "$d"
 	echo 2 > "$d/queue_mode"
 	echo "$2" > "$d/size"
 	echo 1 > "$d/memory_backed"
 	echo 4096 > "$d/blocksize"
+	if [ -n "${3:-}" ]; then
+		echo "$3" > "$d/irqmode"
+		echo 20000 > "$d/completion_nsec"
+	fi
 	echo 1 > "$d/power"
 	wait_for 10 test -b "/dev/$1"
 }
@@ -162,4 +176,39 @@ nullb_cleanup() {
 	echo 0 > "/sys/kernel/config/nullb/$1/power"
 	rmdir "/sys/kernel/config/nullb/$1"
 	rmmod null_blk
+}
+
+# offload_stat NAME: a counter of cgblk_offload's debugfs stats.
+offload_stat() {
+	awk -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) exit 1 }' \
+		/sys/kernel/debug/cgblk/cgblk_offload/stats || fail "no offload stat $1"
+}
+
+# cpu_hotplug_start: take CPU 1 offline and online again in a loop, in the
+# background, counting the cycles in /scratch/hotplug.cycles.
+# cpu_hotplug_stop: end it, leave CPU 1 online, set HOTPLUG_CYCLES (not in
+# a $(...): the loop is a child of the test's shell).
+cpu_hotplug_start() {
+	[ -w /sys/devices/system/cpu/cpu1/online ] || fail "CPU 1 cannot be taken offline"
+	echo 0 > /scratch/hotplug.cycles
+	(
+		n=0
+		# Until told, or until the test is gone (killed on a timeout).
+		while [ ! -e /scratch/hotplug.stop ] && kill -0 $$ 2>/dev/null; do
+			echo 0 > /sys/devices/system/cpu/cpu1/online
+			sleep 0.1
+			echo 1 > /sys/devices/system/cpu/cpu1/online
+			n=$((n + 1))
+			echo $n > /scratch/hotplug.cycles
+			sleep 0.2
+		done
+	) &
+	HOTPLUG_PID=$!
+}
+cpu_hotplug_stop() {
+	touch /scratch/hotplug.stop
+	wait "$HOTPLUG_PID" || fail "the CPU hotplug loop failed"
+	rm -f /scratch/hotplug.stop
+	[ "$(cat /sys/devices/system/cpu/cpu1/online)" = 1 ] || fail "CPU 1 left offline"
+	HOTPLUG_CYCLES=$(cat /scratch/hotplug.cycles)
 }
