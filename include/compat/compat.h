@@ -241,6 +241,13 @@ static inline void compat_cleanup_disk(struct gendisk *disk)
  * blocking gfp.
  */
 #include <linux/bio.h>
+/* A bio's operation and flags: blk_opf_t from 6.0 (__bitwise for sparse). */
+#ifdef COMPAT_HAS_BLK_OPF_T
+#define compat_opf_t	blk_opf_t
+#else
+#define compat_opf_t	unsigned int
+#endif
+
 static inline struct bio *compat_bio_alloc_clone(struct block_device *bdev,
 						 struct bio *src, gfp_t gfp,
 						 struct bio_set *bs)
@@ -258,7 +265,7 @@ static inline struct bio *compat_bio_alloc_clone(struct block_device *bdev,
 
 static inline struct bio *compat_bio_alloc(struct block_device *bdev,
 					   unsigned short nr_vecs,
-					   unsigned int opf, gfp_t gfp,
+					   compat_opf_t opf, gfp_t gfp,
 					   struct bio_set *bs)
 {
 #ifdef COMPAT_HAS_BIO_ALLOC_CLONE
@@ -275,7 +282,7 @@ static inline struct bio *compat_bio_alloc(struct block_device *bdev,
 }
 
 static inline struct bio *compat_bio_alloc_empty(struct block_device *bdev,
-						 unsigned int opf, gfp_t gfp,
+						 compat_opf_t opf, gfp_t gfp,
 						 struct bio_set *bs)
 {
 	return compat_bio_alloc(bdev, 0, opf, gfp, bs);

@@ -80,6 +80,11 @@ ifeq ($(call compat_src_has,include/linux/blkdev.h,bdev_max_discard_sectors(stru
 COMPAT_CFLAGS += -DCOMPAT_HAS_BDEV_MAX_DISCARD_SECTORS
 endif
 
+# blk_opf_t (6.0+, a sparse __bitwise type) for a bio's operation and flags.
+ifeq ($(call compat_src_has,include/linux/blk_types.h,__bitwise blk_opf_t;),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BLK_OPF_T
+endif
+
 # Task-context bio completion (BIO_COMPLETE_IN_TASK, __bio_complete_in_task(),
 # 7.3+): cgblk_offload delegates to it.  WQ_PERCPU (7.x) asks for a per-CPU
 # workqueue explicitly now that unbound is becoming the default.

@@ -13,6 +13,8 @@
 
 #include <cgblk/core.h>
 
+#include "internal.h"
+
 static struct dentry *cgblk_debugfs_root;
 
 /**
@@ -34,6 +36,10 @@ EXPORT_SYMBOL_CGBLK(cgblk_debugfs_dir);
 
 static int __init cgblk_core_init(void)
 {
+	int ret = cgblk_pool_init();
+
+	if (ret)
+		return ret;
 	cgblk_debugfs_root = debugfs_create_dir("cgblk", NULL);
 	return 0;
 }
@@ -41,6 +47,7 @@ static int __init cgblk_core_init(void)
 static void __exit cgblk_core_exit(void)
 {
 	debugfs_remove_recursive(cgblk_debugfs_root);
+	cgblk_pool_exit();
 }
 
 module_init(cgblk_core_init);

@@ -40,6 +40,8 @@
 
 #include <cgblk/core.h>
 
+#include "internal.h"
+
 struct cgblk_worker {
 	struct rb_node node;
 	struct work_struct work;
@@ -90,6 +92,23 @@ static unsigned long cgblk_pool_idle_jiffies(struct cgblk_pool *pool)
 	return msecs_to_jiffies(pool->params.idle_ms);
 }
 
+/*
+ * Workers come from a cache of their own ("cgblk_worker" in /proc/slabinfo,
+ * and a target for failslab on the debug kernel).
+ */
+static struct kmem_cache *cgblk_worker_cache;
+
+int __init cgblk_pool_init(void)
+{
+	cgblk_worker_cache = KMEM_CACHE(cgblk_worker, 0);
+	return cgblk_worker_cache ? 0 : -ENOMEM;
+}
+
+void cgblk_pool_exit(void)
+{
+	kmem_cache_destroy(cgblk_worker_cache);
+}
+
 /* The worker for @css, created if need be; the fallback if none can be. */
 static struct cgblk_worker *cgblk_pool_worker(struct cgblk_pool *pool,
 					      struct cgroup_subsys_state *css)
@@ -112,7 +131,7 @@ static struct cgblk_worker *cgblk_pool_worker(struct cgblk_pool *pool,
 	    pool->nr_workers >= pool->params.max_workers)
 		goto overflow;
 	/* May be called in atomic context: never sleep, never warn. */
-	worker = kzalloc(sizeof(*worker), GFP_NOWAIT | __GFP_NOWARN);
+	worker = kmem_cache_zalloc(cgblk_worker_cache, GFP_NOWAIT | __GFP_NOWARN);
 	if (!worker)
 		goto overflow;
 	cgblk_worker_init(worker, pool, css);
@@ -176,7 +195,7 @@ static void cgblk_worker_free(struct cgblk_worker *worker)
 	css_put(worker->css);
 	if (worker->mm)
 		mmdrop(worker->mm);
-	kfree(worker);
+	kmem_cache_free(cgblk_worker_cache, worker);
 }
 
 /* Put a worker with nothing to do on the idle list, for the reaper. */
