@@ -10,6 +10,10 @@
 #   make dkms-remove          undo dkms-install
 #   make check                build and run the guest test suite under qemu
 #   make check KERNELS="5.10 6.1 6.12 7.3" TESTS="name ..."
+#   make check-debug          the same suite on the debug kernel (lockdep, KASAN,
+#                             kmemleak, atomic-sleep...); builds it once (~30 min)
+#   make bench [KERNEL=7.3]   benchmarks in the guest (tests/bench), figures in
+#                             results/bench
 #   make style                checkpatch and sparse over the sources
 
 KVER	?= $(shell uname -r)
@@ -57,7 +61,15 @@ dkms-remove:
 check:
 	$(CURDIR)/tests/run --kernels "$(KERNELS)" --tests "$(TESTS)" --results $(RESULTS)
 
+check-debug:
+	$(CURDIR)/tests/run --kernels debug --tests "$(TESTS)" --results $(RESULTS)
+
+KERNEL	?= 6.1
+bench:
+	$(CURDIR)/tests/run --kernels "$(KERNEL)" --suites bench --tests "$(TESTS)" \
+		--results $(RESULTS)/bench
+
 style:
 	$(CURDIR)/tests/style.sh
 
-.PHONY: all modules clean install dkms-install dkms-remove check style
+.PHONY: all modules clean install dkms-install dkms-remove check check-debug bench style

@@ -58,6 +58,29 @@ leftovers() {
 	echo "${left#,}"
 }
 
+# Debug kernels: a kmemleak scan after every test, once its modules are
+# unloaded.  Objects younger than 5 s are not reported yet: wait that long.
+# What leaked before the first test (the boot) is not ours: forgotten.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+kmemleak_check() {	# OUT: reports go to OUT/kmemleak.txt and the kernel log
+	[ -w $KMEMLEAK ] || return 0
+	sleep 5
+	echo scan > $KMEMLEAK
+	cat $KMEMLEAK > "$1/kmemleak.txt"
+	echo clear > $KMEMLEAK
+	if [ -s "$1/kmemleak.txt" ]; then
+		head -n 40 "$1/kmemleak.txt" | while IFS= read -r l; do
+			echo "cgblk-harness: kmemleak: $l" > /dev/kmsg
+		done
+	else
+		rm -f "$1/kmemleak.txt"
+	fi
+}
+if [ -w $KMEMLEAK ]; then
+	echo scan > $KMEMLEAK
+	echo clear > $KMEMLEAK
+fi
+
 for t in $CGBLK_TESTS; do
 	f=$CGBLK_TOP/tests/$CGBLK_SUITE/$t.sh
 	tmo=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$f" | head -n 1)
@@ -68,7 +91,7 @@ for t in $CGBLK_TESTS; do
 	mark "BEGIN $t"
 	mount -t tmpfs -o mode=1777 tmpfs /scratch
 	(cd /scratch && CGBLK_TEST=$t CGBLK_OUT=$out TMPDIR=/scratch \
-		exec timeout -k 10 "${tmo:-120}" /bin/bash "$f") \
+		exec timeout -k 10 "$(( ${tmo:-120} * ${CGBLK_TIMEOUT_SCALE:-1} ))" /bin/bash "$f") \
 		> "$out/output.log" 2>&1 < /dev/null
 	rc=$?
 	left=$(leftovers)
@@ -86,12 +109,16 @@ for t in $CGBLK_TESTS; do
 			rmmod "$m" 2>/dev/null
 		done
 	fi
-	# Scratch drivers and cgroups a failed test left behind.
+	# Scratch drivers, offline CPUs and cgroups a failed test left behind.
+	for c in /sys/devices/system/cpu/cpu*/online; do
+		[ "$(cat "$c")" = 1 ] || echo 1 > "$c"
+	done 2>/dev/null
 	umount -R -l /scratch 2>/dev/null
 	for m in null_blk brd; do
 		grep -q "^$m " /proc/modules && rmmod $m 2>/dev/null
 	done
 	find /sys/fs/cgroup -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
+	kmemleak_check "$out"
 	taint1=$(cat /proc/sys/kernel/tainted)
 	echo "cgblk-harness: END $t rc=$rc" > /dev/kmsg
 	mark "END $t $rc $taint0 $taint1 ${left:--}"

@@ -25,6 +25,8 @@ CGBLK_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 klog() { printf '[kernels] %s\n' "$*" >&2; }
 
+. "$(dirname "${BASH_SOURCE[0]}")/debug-kernel.sh"
+
 # Host packages the harness needs; installed once, quietly.
 host_packages_ensure() {
 	local want=(qemu-system-x86 busybox-static fio kmod cpio dkms debootstrap
@@ -141,13 +143,15 @@ kernel_setup() {	# series
 	6.1|6.12) _native_setup "$KSERIES" ;;
 	5.10)     _chroot_setup "$KSERIES" bullseye bullseye ;;
 	7.3)      _chroot_setup "$KSERIES" trixie trixie-backports ;;
-	*)        klog "unsupported kernel series '$KSERIES' (5.10 6.1 6.12 7.3)"; false ;;
+	debug)    _debug_setup ;;
+	*)        klog "unsupported kernel series '$KSERIES' (5.10 6.1 6.12 7.3 debug)"; false ;;
 	esac
 	local rc=$?
 	exec 9>&-
 	[ $rc -eq 0 ] || return $rc
 	case $KVER in
 	"$KSERIES".*|"$KSERIES"-*) ;;
+	6.1.*-cgblk-debug) [ "$KSERIES" = debug ] || { klog "series $KSERIES resolved to kernel $KVER"; return 1; } ;;
 	*) klog "series $KSERIES resolved to kernel $KVER"; return 1 ;;
 	esac
 	[ -r "$KIMAGE" ] || { klog "missing kernel image $KIMAGE"; return 1; }
