@@ -146,13 +146,13 @@ static int test_check(const char *when)
 		run_ns = ktime_get_ns() - run_start_ns;
 	if (left)
 		sort(lat_ns, nr, sizeof(*lat_ns), cmp_u64, NULL);
-	pr_info("RESULT %s mode=%s native=%d submitted=%u completed=%d deferred_by_end_io=%d not_task_context=%d twice=%d errors=%d timed_out=%d depth=%u p50_ns=%llu p99_ns=%llu kiops=%llu\n",
+	pr_info("RESULT %s mode=%s native=%d submitted=%u completed=%d deferred_by_end_io=%d not_task_context=%d twice=%d errors=%d timed_out=%d depth=%u p50_ns=%llu p99_ns=%llu iops=%llu\n",
 		ok ? "ok" : "FAIL", mode, cgblk_offload_native(), nr,
 		atomic_read(&completed), atomic_read(&deferred),
 		atomic_read(&bad_context), atomic_read(&twice),
 		atomic_read(&errors), !left, depth, lat_ns[nr / 2],
 		lat_ns[nr - 1 - nr / 100],
-		div64_u64((u64)nr * NSEC_PER_MSEC, run_ns ?: 1));
+		div64_u64((u64)nr * NSEC_PER_SEC, run_ns ?: 1));
 	if (!left)
 		pr_err("%s: %d bios still in flight after 60 s\n", when,
 		       atomic_read(&inflight));
