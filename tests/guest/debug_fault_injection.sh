@@ -67,14 +67,14 @@ echo 1 > $c/failslab
 nullb_cleanup nullb0
 nullb_setup nullb0 64 2
 mark=$(dmesg_mark)
-insmod "$(ko cgblk_test_offload)" dev=/dev/nullb0 nr=20000 depth=256 mode=pool ||
+insmod "$(ko cgblk_test_offload)" dev=/dev/nullb0 nr=8000 depth=256 mode=pool ||
 	fail "pooled contexts under failslab: $(dmesg_since "$mark" | grep RESULT)"
 rmmod cgblk_test_offload
 echo 0 > $c/failslab
 echo 0 > $F/failslab/probability
-dmesg_since "$mark" | grep -q 'RESULT ok mode=pool .* completed=20000 ' ||
+dmesg_since "$mark" | grep -q 'RESULT ok mode=pool .* completed=8000 ' ||
 	fail "pooled contexts under failslab: no ok RESULT"
-log "failslab on cgblk_offload_ctx (50%): 20000 pooled bios all completed"
+log "failslab on cgblk_offload_ctx (50%): 8000 pooled bios all completed"
 
 # failslab on the per-cgroup workers: everything goes to the fallback.
 c=/sys/kernel/slab/cgblk_worker

@@ -31,7 +31,7 @@ rounds() {
 }
 
 cpu_hotplug_start
-rounds 75
+rounds 40
 cpu_hotplug_stop
 [ "$HOTPLUG_CYCLES" -ge 10 ] || fail "only $HOTPLUG_CYCLES hotplug cycles ran"
 log "delay 0: $ROUNDS rounds x 3 ways x 5000 bios with $HOTPLUG_CYCLES CPU 1 offline/online cycles; $(offload_stat hotplug_drained) completions moved off a dead CPU"
@@ -41,7 +41,7 @@ log "delay 0: $ROUNDS rounds x 3 ways x 5000 bios with $HOTPLUG_CYCLES CPU 1 off
 echo 25 > /sys/module/cgblk_offload/parameters/delay_jiffies
 h0=$(offload_stat hotplug_drained)
 cpu_hotplug_start
-rounds 75
+rounds 40
 cpu_hotplug_stop
 h=$(( $(offload_stat hotplug_drained) - h0 ))
 [ "$h" -gt 0 ] || fail "$HOTPLUG_CYCLES hotplug cycles with 100 ms batches never drained a batch"

@@ -5,10 +5,10 @@
 # counters match the bios submitted; max_per_run bounds a run (it queues
 # itself again); bad parameters are refused with a message; and on kernels
 # with BIO_COMPLETE_IN_TASK the native mode passes the same checks.
-# timeout: 600
+# timeout: 400
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
-NR=20000
+NR=8000
 nullb_setup nullb0 64 2
 
 # run_mode MODE: one pass of the test module; checks its RESULT line.
