@@ -17,7 +17,8 @@ for m in $CGBLK_USERS; do
 	is_loaded cgblk_core || fail "modprobe $m did not pull in cgblk_core"
 	log "modprobe $m: loaded $(modinfo -n "$m") with $(cat /sys/module/cgblk_core/refcnt) user(s) on cgblk_core"
 done
-for m in $CGBLK_USERS; do
+# Users of cgblk_offload first (modprobe -r refuses a module in use).
+for m in dm-cgsnap cgloop cgblk_offload; do
 	modprobe -r "$m"
 	is_loaded "$m" && fail "modprobe -r $m left it loaded"
 done
