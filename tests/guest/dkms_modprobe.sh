@@ -17,11 +17,10 @@ for m in $CGBLK_USERS; do
 	is_loaded cgblk_core || fail "modprobe $m did not pull in cgblk_core"
 	log "modprobe $m: loaded $(modinfo -n "$m") with $(cat /sys/module/cgblk_core/refcnt) user(s) on cgblk_core"
 done
-# Users of cgblk_offload first (modprobe -r refuses a module in use, and
-# removes a dependency left unused: cgloop's takes cgblk_offload along).
-for m in dm-cgsnap cgloop cgblk_offload; do
+# In reverse dependency order (modprobe -r refuses a module in use; it may
+# take a dependency left unused along, hence the check before each).
+for m in dm-cgsnap cgloop cgblk_offload cgblk_core; do
 	if is_loaded "$m"; then modprobe -r "$m"; fi
 	is_loaded "$m" && fail "modprobe -r $m left it loaded"
 done
-is_loaded cgblk_core && fail "modprobe -r left cgblk_core loaded"
 log "modprobe -r removed all of them"
