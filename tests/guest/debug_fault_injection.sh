@@ -16,7 +16,7 @@ F=/sys/kernel/debug
 [ -d $F/failslab ] || fail "no failslab in this kernel"
 
 nullb_setup nullb0 64
-cgblk_deps cgloop
+cgblk_deps cgblk_offload
 insmod "$(ko cgblk_offload)" native=0
 
 # dd_errors DEV N: N direct writes of 256 KiB; prints how many failed.
