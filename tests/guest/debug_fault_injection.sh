@@ -52,10 +52,10 @@ for cit in 0 1; do
 	log "fail_make_request, complete_in_task=$cit: $bad of 100 writes failed, then the device works"
 done
 
-# failslab on the pooled-context cache (slab_nomerge on the debug kernel
-# keeps it a cache of its own).
+# failslab on the pooled-context cache: flagged at boot (slub_debug=A, see
+# tests/run); slab_nomerge keeps it a cache of its own.
 c=/sys/kernel/slab/cgblk_offload_ctx
-[ -e $c/failslab ] || fail "no $c/failslab"
+[ "$(cat $c/failslab 2>/dev/null)" = 1 ] || fail "$c is not flagged for failslab"
 [ ! -L $c ] || fail "$c is merged with another cache"
 echo Y > $F/failslab/cache-filter
 echo N > $F/failslab/ignore-gfp-wait
@@ -63,14 +63,12 @@ echo 50 > $F/failslab/probability
 echo 1 > $F/failslab/interval
 echo -1 > $F/failslab/times
 echo 0 > $F/failslab/verbose
-echo 1 > $c/failslab
 nullb_cleanup nullb0
 nullb_setup nullb0 64 2
 mark=$(dmesg_mark)
 insmod "$(ko cgblk_test_offload)" dev=/dev/nullb0 nr=8000 depth=256 mode=pool ||
 	fail "pooled contexts under failslab: $(dmesg_since "$mark" | grep RESULT)"
 rmmod cgblk_test_offload
-echo 0 > $c/failslab
 echo 0 > $F/failslab/probability
 dmesg_since "$mark" | grep -q 'RESULT ok mode=pool .* completed=8000 ' ||
 	fail "pooled contexts under failslab: no ok RESULT"
@@ -78,15 +76,13 @@ log "failslab on cgblk_offload_ctx (50%): 8000 pooled bios all completed"
 
 # failslab on the per-cgroup workers: everything goes to the fallback.
 c=/sys/kernel/slab/cgblk_worker
-[ -e $c/failslab ] && [ ! -L $c ] || fail "no unmerged $c"
+[ "$(cat $c/failslab 2>/dev/null)" = 1 ] && [ ! -L $c ] || fail "no unmerged $c flagged for failslab"
 echo 100 > $F/failslab/probability
-echo 1 > $c/failslab
 insmod "$(ko cgloop)" backing=/dev/nullb0
 cg_setup fa
 cg_run fa "dd if=/dev/urandom of=/scratch/data2 bs=1M count=8 status=none &&
 	dd if=/scratch/data2 of=/dev/cgloop0 bs=1M oflag=direct status=none" ||
 	fail "writes through cgloop failed with worker allocations failing"
-echo 0 > $c/failslab
 echo 0 > $F/failslab/probability
 w=/sys/kernel/debug/cgblk/cgloop/cgloop0/workers
 grep -q '^overflow [1-9]' $w || fail "no item went to the fallback worker: $(cat $w)"
