@@ -179,7 +179,17 @@ static blk_status_t cgloop_fallocate(struct cgloop_device *cl, int mode,
 
 /* Remapping onto a block device backing. */
 
-static void cgloop_end_rq(struct request *rq);
+/*
+ * End a request: ->complete (softirq or the completing context), or
+ * directly from task context with complete_in_task.
+ */
+static void cgloop_complete_rq(struct request *rq)
+{
+	struct cgloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
+
+	cgblk_charge_put(&cmd->work.charge);
+	blk_mq_end_request(rq, cmd->status);
+}
 
 /*
  * The last reference completes the request: through ->complete normally;
@@ -194,7 +204,7 @@ static void cgloop_remap_put(struct cgloop_device *cl, struct cgloop_cmd *cmd)
 	if (!atomic_dec_and_test(&cmd->ref))
 		return;
 	if (cl->complete_in_task)
-		cgloop_end_rq(rq);
+		cgloop_complete_rq(rq);
 	else
 		blk_mq_complete_request(rq);
 }
@@ -310,20 +320,6 @@ static void cgloop_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		return;		/* the request may be gone already */
 	cmd->status = status;
 	blk_mq_complete_request(rq);
-}
-
-static void cgloop_end_rq(struct request *rq)
-{
-	struct cgloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
-
-	cgblk_charge_put(&cmd->work.charge);
-	blk_mq_end_request(rq, cmd->status);
-}
-
-/* ->complete: softirq or the completing context. */
-static void cgloop_complete_rq(struct request *rq)
-{
-	cgloop_end_rq(rq);
 }
 
 static const struct cgblk_pool_ops cgloop_pool_ops = {
