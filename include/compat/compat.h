@@ -324,4 +324,26 @@ static inline bool compat_file_can_direct_io(struct file *file)
 #define COMPAT_WQ_PERCPU	0
 #endif
 
+/* The size of a block device (or partition), in sectors. */
+#include <linux/blkdev.h>
+#ifdef COMPAT_HAS_BDEV_NR_SECTORS
+#define compat_bdev_nr_sectors(bdev)	bdev_nr_sectors(bdev)
+#else
+#define compat_bdev_nr_sectors(bdev)	(i_size_read((bdev)->bd_inode) >> SECTOR_SHIFT)
+#endif
+
+/* Open mode "read only" for dm_get_device(). */
+#ifdef COMPAT_HAS_BLK_OPEN_READ
+#define COMPAT_OPEN_READ	BLK_OPEN_READ
+#else
+#define COMPAT_OPEN_READ	FMODE_READ
+#endif
+
+/* dm targets that take REQ_NOWAIT bios (5.12+, backported to Debian 5.10). */
+#ifdef COMPAT_HAS_DM_TARGET_NOWAIT
+#define COMPAT_DM_TARGET_NOWAIT	DM_TARGET_NOWAIT
+#else
+#define COMPAT_DM_TARGET_NOWAIT	0
+#endif
+
 #endif /* _CGBLK_COMPAT_H */

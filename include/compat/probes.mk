@@ -97,6 +97,21 @@ ifeq ($(call compat_src_has,include/linux/workqueue.h,WQ_PERCPU),y)
 COMPAT_CFLAGS += -DCOMPAT_HAS_WQ_PERCPU
 endif
 
+# bdev_nr_sectors() (5.15+); before it, the size of the bdev inode.
+ifeq ($(call compat_src_has,include/linux/blkdev.h,sector_t bdev_nr_sectors(struct block_device *bdev)),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BDEV_NR_SECTORS
+else ifeq ($(call compat_src_has,include/linux/genhd.h,sector_t bdev_nr_sectors(struct block_device *bdev)),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BDEV_NR_SECTORS
+endif
+# blk_mode_t and BLK_OPEN_* (6.5+) replace fmode_t for opening block devices.
+ifeq ($(call compat_src_has,include/linux/blkdev.h,define BLK_OPEN_READ),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BLK_OPEN_READ
+endif
+# device-mapper targets that accept REQ_NOWAIT bios (5.12+).
+ifeq ($(call compat_src_has,include/linux/device-mapper.h,define DM_TARGET_NOWAIT),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_DM_TARGET_NOWAIT
+endif
+
 cgblk_ccflags := -I$(cgblk_top)/include \
 		 -include $(cgblk_top)/include/compat/compat.h \
 		 -D'pr_fmt(fmt)=KBUILD_MODNAME ": " fmt' \

@@ -1,29 +1,419 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dm-cgsnap - a copy-on-write snapshot target whose copies are charged to
- * the cgroup that caused them.
+ * dm-cgsnap - the device-mapper target "cgsnap": a copy-on-write snapshot
+ * of a read-only origin whose copies are charged to the cgroup that caused
+ * them.  Table, status and persistent format are dm-snapshot's:
  *
- * This is the module's frame: it registers its debugfs directory under the
- * cgblk_core root.  The "cgsnap" target itself is not registered yet (see
- * README.md, "Status"), so no table can name it.
+ *   <origin> <cow> <P|PO|N> <chunk_size> [<#features> [discard_zeroes_cow]
+ *   [discard_passdown_origin]]
+ *
+ * There is no snapshot-origin target: nothing may write the origin while a
+ * cgsnap uses it (open it read-only, or set it read-only with blockdev).
  */
+#include <linux/ctype.h>
 #include <linux/debugfs.h>
 #include <linux/init.h>
 #include <linux/module.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
 
-#include <cgblk/core.h>
+#include "cgsnap.h"
 
 static struct dentry *cgsnap_debugfs;
 
+static unsigned int cgsnap_max_workers;
+static unsigned int cgsnap_idle_timeout_ms = 60000;
+
+static int cgsnap_set_max_workers(const char *val, const struct kernel_param *kp)
+{
+	return cgblk_param_set_range(val, kp, 0, 1 << 20);
+}
+
+static int cgsnap_set_idle_timeout(const char *val, const struct kernel_param *kp)
+{
+	return cgblk_param_set_range(val, kp, 1, 24 * 3600 * 1000);
+}
+
+static const struct kernel_param_ops cgsnap_max_workers_ops = {
+	.set = cgsnap_set_max_workers,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops cgsnap_idle_timeout_ops = {
+	.set = cgsnap_set_idle_timeout,
+	.get = param_get_uint,
+};
+
+module_param_cb(max_workers, &cgsnap_max_workers_ops, &cgsnap_max_workers, 0644);
+MODULE_PARM_DESC(max_workers,
+		 "Per-cgroup COW workers per snapshot at most; past it, copies run on a shared worker, still charged (0-1048576, default 0: no limit; new tables)");
+module_param_cb(idle_timeout_ms, &cgsnap_idle_timeout_ops,
+		&cgsnap_idle_timeout_ms, 0644);
+MODULE_PARM_DESC(idle_timeout_ms,
+		 "Free a per-cgroup COW worker idle this long, in ms (1-86400000, default 60000; new tables)");
+
+static const struct cgblk_pool_ops cgsnap_pool_ops = {
+	.run = cgsnap_pool_run,
+};
+
+static int stats_show(struct seq_file *m, void *unused)
+{
+	struct cgsnap *s = m->private;
+
+	cgsnap_stats_show(m, s);
+	seq_puts(m, "workers:\n");
+	cgblk_pool_show(m, s->pool);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(stats);
+
+static int parse_features(struct cgsnap *s, struct dm_arg_set *as,
+			  struct dm_target *ti)
+{
+	static const struct dm_arg args[] = {
+		{0, 2, "Invalid number of feature arguments"},
+	};
+	unsigned int argc;
+	const char *name;
+	int ret;
+
+	if (!as->argc)
+		return 0;
+	ret = dm_read_arg_group(args, as, &argc, &ti->error);
+	if (ret)
+		return -EINVAL;
+	while (argc--) {
+		name = dm_shift_arg(as);
+		if (!strcasecmp(name, "discard_zeroes_cow")) {
+			s->discard_zeroes_cow = true;
+		} else if (!strcasecmp(name, "discard_passdown_origin")) {
+			s->discard_passdown_origin = true;
+		} else {
+			ti->error = "Unrecognised feature requested";
+			return -EINVAL;
+		}
+	}
+	if (as->argc) {
+		ti->error = "Too many arguments";
+		return -EINVAL;
+	}
+	if (!s->discard_zeroes_cow && s->discard_passdown_origin) {
+		ti->error = "discard_passdown_origin feature depends on discard_zeroes_cow";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_store_type(struct cgsnap *s, const char *type,
+			    struct dm_target *ti)
+{
+	if (!strcasecmp(type, "P")) {
+		s->persistent = true;
+	} else if (!strcasecmp(type, "PO")) {
+		s->persistent = true;
+		s->overflow_ok = true;
+	} else if (!strcasecmp(type, "N")) {
+		s->persistent = false;
+	} else {
+		ti->error = "Exception store type is not P, PO or N";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void *buf_alloc(gfp_t gfp, void *data)
+{
+	return kvmalloc((unsigned long)data, gfp);
+}
+
+static void buf_free(void *buf, void *data)
+{
+	kvfree(buf);
+}
+
+static void cgsnap_free(struct cgsnap *s)
+{
+	if (s->commit_wq)
+		destroy_workqueue(s->commit_wq);
+	if (s->defer_wq)
+		destroy_workqueue(s->defer_wq);
+	mempool_destroy(s->buf_pool);
+	mempool_exit(&s->pe_pool);
+	bioset_exit(&s->bs);
+	cgsnap_free_tables(s);
+	cgsnap_store_free(s);
+	cgsnap_stats_free(s);
+	if (s->cow)
+		dm_put_device(s->ti, s->cow);
+	if (s->origin)
+		dm_put_device(s->ti, s->origin);
+	kfree(s);
+}
+
+/*
+ * <origin> <cow> <P|PO|N> <chunk_size> [<#features> [discard_zeroes_cow]
+ * [discard_passdown_origin]]
+ */
+static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct cgblk_pool_params params = {
+		.max_workers = READ_ONCE(cgsnap_max_workers),
+		.idle_ms = READ_ONCE(cgsnap_idle_timeout_ms),
+	};
+	struct dm_arg_set as = { .argc = argc, .argv = argv };
+	unsigned int chunk_size;
+	struct cgsnap *s;
+	char name[64];
+	int ret;
+
+	if (argc < 4) {
+		ti->error = "requires 4 or more arguments";
+		return -EINVAL;
+	}
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s) {
+		ti->error = "Cannot allocate private snapshot structure";
+		return -ENOMEM;
+	}
+	s->ti = ti;
+	s->valid = true;
+	spin_lock_init(&s->lock);
+	spin_lock_init(&s->stat_lock);
+	INIT_LIST_HEAD(&s->stats);
+	INIT_LIST_HEAD(&s->to_commit);
+	bio_list_init(&s->deferred);
+	INIT_WORK(&s->commit_work, cgsnap_commit_work);
+	INIT_WORK(&s->defer_work, cgsnap_defer_work);
+
+	dm_consume_args(&as, 4);
+	ret = parse_features(s, &as, ti);
+	if (ret)
+		goto bad;
+	ret = parse_store_type(s, argv[2], ti);
+	if (ret)
+		goto bad;
+	if (kstrtouint(argv[3], 10, &chunk_size)) {
+		ti->error = "Invalid chunk size";
+		ret = -EINVAL;
+		goto bad;
+	}
+
+	ret = dm_get_device(ti, argv[0], COMPAT_OPEN_READ, &s->origin);
+	if (ret) {
+		ti->error = "Cannot get origin device";
+		goto bad;
+	}
+	ret = dm_get_device(ti, argv[1], dm_table_get_mode(ti->table), &s->cow);
+	if (ret) {
+		ti->error = "Cannot get COW device";
+		goto bad;
+	}
+	if (s->cow->bdev == s->origin->bdev) {
+		ti->error = "COW device cannot be the same as origin device";
+		ret = -EINVAL;
+		goto bad;
+	}
+	s->cow_sectors = compat_bdev_nr_sectors(s->cow->bdev);
+
+	if (chunk_size) {
+		/* same checks as dm-snapshot; store_load may replace it */
+		if (!is_power_of_2(chunk_size)) {
+			ti->error = "Chunk size is not a power of 2";
+			ret = -EINVAL;
+			goto bad;
+		}
+		if (chunk_size % (bdev_logical_block_size(s->cow->bdev) >> SECTOR_SHIFT) ||
+		    chunk_size % (bdev_logical_block_size(s->origin->bdev) >> SECTOR_SHIFT)) {
+			ti->error = "Chunk size is not a multiple of device blocksize";
+			ret = -EINVAL;
+			goto bad;
+		}
+		if (chunk_size > CGSNAP_MAX_CHUNK) {
+			ti->error = "Chunk size is too high (cgsnap takes up to 2048 sectors)";
+			ret = -EINVAL;
+			goto bad;
+		}
+		s->chunk_size = chunk_size;
+		s->chunk_shift = ilog2(chunk_size);
+	}
+
+	ret = bioset_init(&s->bs, 64, 0, BIOSET_NEED_BVECS);
+	if (ret) {
+		ti->error = "Cannot allocate bio set";
+		goto bad;
+	}
+	ret = mempool_init_slab_pool(&s->pe_pool, 64, cgsnap_pe_cache);
+	if (ret) {
+		ti->error = "Cannot allocate mempool for pending exceptions";
+		goto bad;
+	}
+	ret = cgsnap_store_load(s, chunk_size != 0, &ti->error);
+	if (ret)
+		goto bad;
+	ret = -ENOMEM;
+	s->buf_pool = mempool_create(2, buf_alloc, buf_free,
+				     (void *)(unsigned long)(s->chunk_size << SECTOR_SHIFT));
+	if (!s->buf_pool) {
+		ti->error = "Cannot allocate copy buffers";
+		goto bad;
+	}
+	s->commit_wq = alloc_ordered_workqueue("cgsnap-commit", WQ_MEM_RECLAIM);
+	s->defer_wq = alloc_workqueue("cgsnap-defer", WQ_MEM_RECLAIM, 1);
+	if (!s->commit_wq || !s->defer_wq) {
+		ti->error = "Cannot allocate workqueues";
+		goto bad;
+	}
+	snprintf(name, sizeof(name), "cgsnap-%s",
+		 dm_disk(dm_table_get_md(ti->table))->disk_name);
+	s->pool = cgblk_pool_create(name, &cgsnap_pool_ops, &params, s);
+	if (IS_ERR(s->pool)) {
+		ret = PTR_ERR(s->pool);
+		s->pool = NULL;
+		ti->error = "Cannot create the COW worker pool";
+		goto bad;
+	}
+
+	ret = dm_set_target_max_io_len(ti, s->chunk_size);
+	if (ret) {
+		ti->error = "Cannot set the chunk size as the largest I/O";
+		goto bad_pool;
+	}
+	ti->private = s;
+	ti->num_flush_bios = 1;
+	if (s->discard_zeroes_cow)
+		ti->num_discard_bios = s->discard_passdown_origin ? 2 : 1;
+
+	snprintf(name, sizeof(name), "%s@%llu",
+		 dm_disk(dm_table_get_md(ti->table))->disk_name,
+		 (unsigned long long)ti->begin);
+	s->debugfs = debugfs_create_file(name, 0444, cgsnap_debugfs, s,
+					 &stats_fops);
+	return 0;
+
+bad_pool:
+	cgblk_pool_destroy(s->pool);
+bad:
+	cgsnap_free(s);
+	return ret;
+}
+
+static void cgsnap_dtr(struct dm_target *ti)
+{
+	struct cgsnap *s = ti->private;
+
+	debugfs_remove(s->debugfs);
+	/* no bio is in flight: dm suspended the device before */
+	cgblk_pool_destroy(s->pool);
+	flush_workqueue(s->defer_wq);
+	flush_workqueue(s->commit_wq);
+	cgsnap_free(s);
+}
+
+static void cgsnap_postsuspend(struct dm_target *ti)
+{
+	struct cgsnap *s = ti->private;
+
+	/* a pending invalidation reaches the disk before the suspend ends */
+	flush_workqueue(s->commit_wq);
+}
+
+static void cgsnap_status(struct dm_target *ti, status_type_t type,
+			  unsigned int status_flags, char *result,
+			  unsigned int maxlen)
+{
+	struct cgsnap *s = ti->private;
+	sector_t total, allocated, metadata;
+	unsigned int sz = 0, nr_features;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		spin_lock(&s->lock);
+		if (!s->valid) {
+			DMEMIT("Invalid");
+		} else if (s->overflowed) {
+			DMEMIT("Overflow");
+		} else {
+			cgsnap_store_usage(s, &total, &allocated, &metadata);
+			DMEMIT("%llu/%llu %llu", (unsigned long long)allocated,
+			       (unsigned long long)total,
+			       (unsigned long long)metadata);
+		}
+		spin_unlock(&s->lock);
+		break;
+	case STATUSTYPE_TABLE:
+		DMEMIT("%s %s %s %u", s->origin->name, s->cow->name,
+		       !s->persistent ? "N" : s->overflow_ok ? "PO" : "P",
+		       s->chunk_size);
+		nr_features = s->discard_zeroes_cow + s->discard_passdown_origin;
+		if (nr_features) {
+			DMEMIT(" %u", nr_features);
+			if (s->discard_zeroes_cow)
+				DMEMIT(" discard_zeroes_cow");
+			if (s->discard_passdown_origin)
+				DMEMIT(" discard_passdown_origin");
+		}
+		break;
+	default:
+		/* STATUSTYPE_IMA (5.15+): nothing measured */
+		break;
+	}
+}
+
+static int cgsnap_iterate_devices(struct dm_target *ti,
+				  iterate_devices_callout_fn fn, void *data)
+{
+	struct cgsnap *s = ti->private;
+	int ret = fn(ti, s->origin, 0, ti->len, data);
+
+	if (!ret)
+		ret = fn(ti, s->cow, 0, s->cow_sectors, data);
+	return ret;
+}
+
+static struct target_type cgsnap_target = {
+	.name = "cgsnap",
+	.version = {1, 0, 0},
+	.features = COMPAT_DM_TARGET_NOWAIT,
+	.module = THIS_MODULE,
+	.ctr = cgsnap_ctr,
+	.dtr = cgsnap_dtr,
+	.map = cgsnap_map,
+	.postsuspend = cgsnap_postsuspend,
+	.status = cgsnap_status,
+	.iterate_devices = cgsnap_iterate_devices,
+};
+
 static int __init dm_cgsnap_init(void)
 {
+	int ret = -ENOMEM;
+
+	cgsnap_exception_cache = KMEM_CACHE(cgsnap_exception, 0);
+	cgsnap_pe_cache = KMEM_CACHE(cgsnap_pe, 0);
+	if (!cgsnap_exception_cache || !cgsnap_pe_cache)
+		goto out;
 	cgsnap_debugfs = debugfs_create_dir(KBUILD_MODNAME, cgblk_debugfs_dir());
+	ret = dm_register_target(&cgsnap_target);
+	if (ret) {
+		pr_err("cannot register the cgsnap target: %d\n", ret);
+		goto out_debugfs;
+	}
 	return 0;
+
+out_debugfs:
+	debugfs_remove_recursive(cgsnap_debugfs);
+out:
+	kmem_cache_destroy(cgsnap_pe_cache);
+	kmem_cache_destroy(cgsnap_exception_cache);
+	return ret;
 }
 
 static void __exit dm_cgsnap_exit(void)
 {
+	dm_unregister_target(&cgsnap_target);
 	debugfs_remove_recursive(cgsnap_debugfs);
+	kmem_cache_destroy(cgsnap_pe_cache);
+	kmem_cache_destroy(cgsnap_exception_cache);
 }
 
 module_init(dm_cgsnap_init);

@@ -41,6 +41,7 @@ cgblk_deps() {
 	case $1 in
 	cgloop|dm-cgsnap) is_loaded cgblk_offload || insmod "$(ko cgblk_offload)" ;;
 	esac
+	if [ "$1" = dm-cgsnap ]; then is_loaded dm_mod || modprobe dm-mod; fi
 }
 
 cgblk_load() {	# NAME [module args...]: its dependencies, then NAME
@@ -211,4 +212,29 @@ cpu_hotplug_stop() {
 	rm -f /scratch/hotplug.stop
 	[ "$(cat /sys/devices/system/cpu/cpu1/online)" = 1 ] || fail "CPU 1 left offline"
 	HOTPLUG_CYCLES=$(cat /scratch/hotplug.cycles)
+}
+
+# device-mapper without udev in the guest: dmsetup makes the nodes itself.
+export DM_DISABLE_UDEV=1
+
+# dm_snap NAME TARGET ORIGIN COW TYPE CHUNK [features...]: a snapshot device
+# /dev/mapper/NAME of TARGET (cgsnap or snapshot) over the whole origin.
+dm_snap() {
+	local name=$1 target=$2 origin=$3 cow=$4; shift 4
+	local sectors
+	sectors=$(blockdev --getsz "$origin")
+	[ "$target" = snapshot ] && { is_loaded dm_snapshot || modprobe dm-snapshot; }
+	[ "$target" = cgsnap ] && { is_loaded dm-cgsnap || cgblk_load dm-cgsnap; }
+	dmsetup create "$name" --table "0 $sectors $target $origin $cow $*"
+}
+
+# dm_info NAME: the INFO status of a snapshot, without the "0 LEN TARGET".
+dm_info() { dmsetup status "$1" | cut -d' ' -f4-; }
+
+# md5 DEV: checksum of a whole device.
+md5() { md5sum < "$1" | cut -d' ' -f1; }
+
+# fill_random DEV MB: MB MiB of random data at the start of DEV.
+fill_random() {
+	dd if=/dev/urandom of="$1" bs=1M count="$2" oflag=direct status=none
 }

@@ -99,6 +99,10 @@ for t in $CGBLK_TESTS; do
 		exec timeout -k 10 "$(( ${tmo:-120} * ${CGBLK_TIMEOUT_SCALE:-1} ))" /bin/bash "$f") \
 		> "$out/output.log" 2>&1 < /dev/null
 	rc=$?
+	# Device-mapper devices and loop devices a failed test left behind
+	# hold the drivers below them.
+	DM_DISABLE_UDEV=1 dmsetup remove_all --force > /dev/null 2>&1
+	losetup -D 2>/dev/null
 	left=$(leftovers)
 	if [ -n "$left" ]; then
 		# Clean up for the next test; the host fails this one.  Items in

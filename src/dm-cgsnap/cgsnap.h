@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-cgsnap internals: one struct cgsnap per "cgsnap" target.
+ *
+ * Locking: s->lock (a spinlock, never held across I/O, allocation that may
+ * sleep, bio_set_dev() or blkg association) protects the exception tables,
+ * the pending exceptions and their waiting bios, the store's allocation
+ * cursor and the valid/overflow state.  The on-disk metadata area is only
+ * touched by the commit work (one at a time: an ordered workqueue).
+ */
+#ifndef _DM_CGSNAP_H
+#define _DM_CGSNAP_H
+
+#include <linux/bio.h>
+#include <linux/device-mapper.h>
+#include <linux/list.h>
+#include <linux/mempool.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+
+#include <cgblk/core.h>
+#include <cgblk/offload.h>
+
+#define DM_MSG_PREFIX "cgsnap"
+
+typedef u64 cgsnap_chunk_t;
+
+/* The SnAp v1 persistent store format (dm-snapshot's). */
+#define CGSNAP_MAGIC		0x70416e53	/* "SnAp" */
+#define CGSNAP_DISK_VERSION	1
+#define CGSNAP_HDR_CHUNKS	1		/* chunk 0 is the header */
+#define CGSNAP_DEFAULT_CHUNK	32U		/* sectors, for chunk size 0 */
+#define CGSNAP_MAX_CHUNK	2048U		/* sectors: one bio of 256 pages */
+
+struct cgsnap_disk_header {
+	__le32 magic;
+	__le32 valid;
+	__le32 version;
+	__le32 chunk_size;	/* sectors */
+} __packed;
+
+struct cgsnap_disk_exception {
+	__le64 old_chunk;
+	__le64 new_chunk;
+} __packed;
+
+/* A completed exception: @old of the origin lives in chunk @new of the COW. */
+struct cgsnap_exception {
+	struct hlist_node node;
+	cgsnap_chunk_t old;
+	cgsnap_chunk_t new;
+};
+
+/* Per-cgroup COW statistics, for debugfs. */
+struct cgsnap_cgstat {
+	struct list_head entry;
+	u64 cgroup_id;
+	atomic64_t copies;
+	atomic64_t bytes;
+	atomic64_t waiters;
+	char path[];
+};
+
+enum cgsnap_pe_phase {
+	CGSNAP_PE_START,	/* queued on the cgroup's worker */
+	CGSNAP_PE_READ,		/* origin read in flight */
+	CGSNAP_PE_WRITE,	/* COW write in flight */
+	CGSNAP_PE_COMMIT,	/* waiting for the metadata commit */
+};
+
+/*
+ * A pending exception: the copy of one chunk, from the write that needed
+ * it to the commit of its metadata.  Writes to the chunk that arrive in
+ * the meantime wait on @bios; reads go to the (read-only) origin.
+ */
+struct cgsnap_pe {
+	struct cgblk_work work;		/* charge: the first writer's cgroups */
+	struct hlist_node node;		/* s->pending */
+	struct list_head commit_entry;	/* s->to_commit */
+	struct cgsnap *s;
+	struct cgsnap_exception *e;	/* preallocated, inserted at commit */
+	struct bio_list bios;		/* waiting writes, in arrival order */
+	struct bio *full_bio;		/* a whole-chunk write that is the copy */
+	void *buf;			/* copy buffer (s->buf_pool) */
+	struct cgsnap_cgstat *stat;
+	struct cgblk_offload_ctx octx;	/* the one copy bio in flight */
+	unsigned int nr_waiters;
+	enum cgsnap_pe_phase phase;
+	int error;
+};
+
+struct cgsnap {
+	struct dm_target *ti;
+	struct dm_dev *origin;
+	struct dm_dev *cow;
+
+	/* table */
+	bool persistent;
+	bool overflow_ok;		/* PO */
+	bool discard_zeroes_cow;
+	bool discard_passdown_origin;
+
+	unsigned int chunk_size;	/* sectors */
+	unsigned int chunk_shift;
+	sector_t cow_sectors;
+
+	spinlock_t lock;
+	bool valid;
+	bool overflowed;
+	bool drop_pending;		/* header must be written invalid */
+
+	/* exception tables */
+	struct hlist_head *complete;
+	unsigned int complete_bits;
+	struct hlist_head pending[256];
+
+	/* store */
+	cgsnap_chunk_t next_free;	/* P: chunk; N: sector */
+	u32 exceptions_per_area;
+	u32 current_committed;		/* entries in the current area */
+	u64 current_area;
+	void *area;			/* the current metadata area (P) */
+	void *zero_area;
+
+	struct list_head to_commit;
+	struct work_struct commit_work;
+	struct workqueue_struct *commit_wq;
+
+	/* map-path fallback: bios whose allocation failed, and discards */
+	struct bio_list deferred;
+	struct work_struct defer_work;
+	struct workqueue_struct *defer_wq;
+
+	struct cgblk_pool *pool;
+	struct bio_set bs;
+	mempool_t pe_pool;
+	mempool_t *buf_pool;
+
+	/* statistics */
+	spinlock_t stat_lock;
+	struct list_head stats;
+	unsigned int nr_stats;
+	atomic64_t copies, full_writes, waiters, commits, cow_allocated;
+	struct dentry *debugfs;
+};
+
+static inline sector_t cgsnap_chunk_to_sector(struct cgsnap *s,
+					      cgsnap_chunk_t chunk)
+{
+	return chunk << s->chunk_shift;
+}
+
+static inline cgsnap_chunk_t cgsnap_sector_to_chunk(struct cgsnap *s,
+						    sector_t sector)
+{
+	return sector >> s->chunk_shift;
+}
+
+/* store.c */
+int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error);
+void cgsnap_store_free(struct cgsnap *s);
+int cgsnap_store_alloc_chunk(struct cgsnap *s, cgsnap_chunk_t *chunk);
+int cgsnap_store_commit(struct cgsnap *s, struct list_head *batch,
+			unsigned int n);
+unsigned int cgsnap_store_room(struct cgsnap *s);
+int cgsnap_store_drop(struct cgsnap *s);
+void cgsnap_store_usage(struct cgsnap *s, sector_t *total,
+			sector_t *allocated, sector_t *metadata);
+int cgsnap_insert_exception(struct cgsnap *s, cgsnap_chunk_t old,
+			    cgsnap_chunk_t new, gfp_t gfp);
+int cgsnap_chunk_io(struct cgsnap *s, void *buf, cgsnap_chunk_t chunk,
+		    compat_opf_t opf);
+
+/* cow.c */
+extern struct kmem_cache *cgsnap_exception_cache;
+extern struct kmem_cache *cgsnap_pe_cache;
+int cgsnap_map(struct dm_target *ti, struct bio *bio);
+int cgsnap_alloc_tables(struct cgsnap *s);
+void cgsnap_free_tables(struct cgsnap *s);
+void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work);
+void cgsnap_commit_work(struct work_struct *work);
+void cgsnap_defer_work(struct work_struct *work);
+struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old);
+void cgsnap_invalidate(struct cgsnap *s, int err);
+void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s);
+void cgsnap_stats_free(struct cgsnap *s);
+struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,
+			   sector_t sector, void *buf, compat_opf_t opf,
+			   gfp_t gfp);
+
+#endif /* _DM_CGSNAP_H */

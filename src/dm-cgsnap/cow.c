@@ -1,0 +1,771 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cgsnap I/O: the map path, copy-on-write through the per-cgroup
+ * workers of cgblk_core, and the metadata commit.
+ *
+ * Life of a write to a chunk that has no exception yet:
+ *
+ *  map (submitter, may not sleep)   take s->lock; allocate a pending
+ *                                   exception (pe) and its COW chunk with
+ *                                   GFP_NOWAIT, queue the bio on it, queue
+ *                                   the pe on the worker of the bio's blkcg;
+ *                                   DM_MAPIO_SUBMITTED.  Later writes to
+ *                                   the chunk queue on the same pe.
+ *  worker (the writer's cgroup)     a whole-chunk write is itself the copy:
+ *                                   a clone of it goes to the COW chunk;
+ *                                   else read the origin chunk, associated
+ *                                   with the writer's blkcg
+ *  completion (task context, via    write the chunk to the COW device,
+ *  cgblk_offload)                   associated likewise
+ *  commit work                      add the exception to the metadata area
+ *                                   and write it (flush + FUA); then the
+ *                                   exception is complete: waiting writes
+ *                                   are remapped to the COW chunk and
+ *                                   resubmitted, a whole-chunk write ends.
+ *
+ * No lock is held across I/O, allocation that may sleep or bio_set_dev();
+ * the map path never waits, so nothing it queued on current->bio_list can
+ * be waited for.  Reads never wait: the origin is read-only, so a chunk
+ * without a complete exception is read from the origin.  When GFP_NOWAIT
+ * fails, the bio goes to the defer work, which maps it with GFP_NOIO.
+ */
+#include <linux/blkdev.h>
+#include <linux/cgroup.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+
+#include "cgsnap.h"
+
+struct kmem_cache *cgsnap_exception_cache;
+struct kmem_cache *cgsnap_pe_cache;
+
+static struct hlist_head *complete_bucket(struct cgsnap *s, cgsnap_chunk_t old)
+{
+	return &s->complete[hash_64(old, s->complete_bits)];
+}
+
+static struct hlist_head *pending_bucket(struct cgsnap *s, cgsnap_chunk_t old)
+{
+	return &s->pending[hash_64(old, ilog2(ARRAY_SIZE(s->pending)))];
+}
+
+/**
+ * cgsnap_lookup - the complete exception of an origin chunk
+ * @s: the snapshot
+ * @old: origin chunk
+ *
+ * Context: under s->lock, or before the target is live.
+ * Return: the exception or NULL.
+ */
+struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old)
+{
+	struct cgsnap_exception *e;
+
+	hlist_for_each_entry(e, complete_bucket(s, old), node)
+		if (e->old == old)
+			return e;
+	return NULL;
+}
+
+static struct cgsnap_pe *lookup_pending(struct cgsnap *s, cgsnap_chunk_t old)
+{
+	struct cgsnap_pe *pe;
+
+	hlist_for_each_entry(pe, pending_bucket(s, old), node)
+		if (pe->e->old == old)
+			return pe;
+	return NULL;
+}
+
+/**
+ * cgsnap_insert_exception - add a complete exception read from disk
+ * @s: the snapshot, not live yet
+ * @old: origin chunk
+ * @new: COW chunk
+ * @gfp: allocation flags
+ *
+ * A later entry for the same origin chunk replaces the earlier one, as in
+ * dm-snapshot.
+ *
+ * Context: task context (the constructor).
+ * Return: 0 or -ENOMEM.
+ */
+int cgsnap_insert_exception(struct cgsnap *s, cgsnap_chunk_t old,
+			    cgsnap_chunk_t new, gfp_t gfp)
+{
+	struct cgsnap_exception *e = cgsnap_lookup(s, old);
+
+	if (e) {
+		e->new = new;
+		return 0;
+	}
+	e = kmem_cache_alloc(cgsnap_exception_cache, gfp);
+	if (!e)
+		return -ENOMEM;
+	e->old = old;
+	e->new = new;
+	hlist_add_head(&e->node, complete_bucket(s, old));
+	return 0;
+}
+
+/**
+ * cgsnap_alloc_tables - allocate the exception tables
+ * @s: the snapshot, its chunk size and COW size known
+ *
+ * Context: task context (the constructor).
+ * Return: 0 or -ENOMEM.
+ */
+int cgsnap_alloc_tables(struct cgsnap *s)
+{
+	u64 chunks = s->cow_sectors >> s->chunk_shift;
+	unsigned int i;
+
+	s->complete_bits = clamp_t(unsigned int, ilog2(max_t(u64, chunks, 1)),
+				   6, 17);
+	s->complete = kvmalloc_array(1U << s->complete_bits,
+				     sizeof(*s->complete), GFP_KERNEL);
+	if (!s->complete)
+		return -ENOMEM;
+	for (i = 0; i < (1U << s->complete_bits); i++)
+		INIT_HLIST_HEAD(&s->complete[i]);
+	for (i = 0; i < ARRAY_SIZE(s->pending); i++)
+		INIT_HLIST_HEAD(&s->pending[i]);
+	return 0;
+}
+
+/**
+ * cgsnap_free_tables - free the exception tables and their exceptions
+ * @s: the snapshot, no longer live
+ *
+ * Context: task context.
+ */
+void cgsnap_free_tables(struct cgsnap *s)
+{
+	struct cgsnap_exception *e;
+	struct hlist_node *tmp;
+	unsigned int i;
+
+	if (!s->complete)
+		return;
+	for (i = 0; i < (1U << s->complete_bits); i++)
+		hlist_for_each_entry_safe(e, tmp, &s->complete[i], node)
+			kmem_cache_free(cgsnap_exception_cache, e);
+	kvfree(s->complete);
+}
+
+static void remap_to_cow(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t new)
+{
+	bio_set_dev(bio, s->cow->bdev);
+	bio->bi_iter.bi_sector = cgsnap_chunk_to_sector(s, new) +
+		(dm_target_offset(s->ti, bio->bi_iter.bi_sector) &
+		 (s->chunk_size - 1));
+}
+
+/* cgsnap_map() set the origin as the bio's device already. */
+static void remap_to_origin(struct cgsnap *s, struct bio *bio)
+{
+	bio->bi_iter.bi_sector = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
+}
+
+/*
+ * Invalidation and overflow, as dm-snapshot: an invalid snapshot fails all
+ * I/O and says so on disk; an overflowed one (PO) fails writes only.
+ */
+static void __invalidate(struct cgsnap *s, int err)
+{
+	lockdep_assert_held(&s->lock);
+	if (!s->valid)
+		return;
+	if (err == -EIO)
+		DMERR("Invalidating snapshot: Error reading/writing.");
+	else if (err == -ENOMEM || err == -ENOSPC)
+		DMERR("Invalidating snapshot: Unable to allocate exception.");
+	s->valid = false;
+	s->drop_pending = true;
+}
+
+/**
+ * cgsnap_invalidate - make the snapshot Invalid
+ * @s: the snapshot
+ * @err: why (-EIO, -ENOSPC)
+ *
+ * The header is marked invalid and a table event raised by the commit work.
+ *
+ * Context: any context; takes s->lock.
+ */
+void cgsnap_invalidate(struct cgsnap *s, int err)
+{
+	spin_lock(&s->lock);
+	__invalidate(s, err);
+	spin_unlock(&s->lock);
+	queue_work(s->commit_wq, &s->commit_work);
+}
+
+/* Not room for one more exception. */
+static void __out_of_space(struct cgsnap *s)
+{
+	lockdep_assert_held(&s->lock);
+	if (s->overflow_ok) {
+		if (s->valid && !s->overflowed) {
+			s->overflowed = true;
+			DMERR("Snapshot overflowed: Unable to allocate exception.");
+		}
+	} else {
+		__invalidate(s, -ENOSPC);
+	}
+}
+
+static bool bio_nowait(struct bio *bio)
+{
+	return bio->bi_opf & REQ_NOWAIT;
+}
+
+/*
+ * A new pending exception for chunk @old, with its first bio; under
+ * s->lock.  @pe and @e come preallocated.
+ */
+static void __start_pe(struct cgsnap *s, struct cgsnap_pe *pe,
+		       struct cgsnap_exception *e, cgsnap_chunk_t old,
+		       cgsnap_chunk_t new, struct bio *bio)
+{
+	memset(pe, 0, sizeof(*pe));
+	pe->s = s;
+	pe->e = e;
+	e->old = old;
+	e->new = new;
+	bio_list_init(&pe->bios);
+	bio_list_add(&pe->bios, bio);
+	pe->phase = CGSNAP_PE_START;
+	cgblk_charge_from_bio(&pe->work.charge, bio);
+	pe->work.bytes = s->chunk_size << SECTOR_SHIFT;
+	hlist_add_head(&pe->node, pending_bucket(s, old));
+}
+
+/*
+ * Maps one bio.  @can_sleep is false on the map path (GFP_NOWAIT; a failed
+ * allocation defers the bio) and true in the defer work.
+ */
+static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
+{
+	gfp_t gfp = can_sleep ? GFP_NOIO : GFP_NOWAIT | __GFP_NOWARN;
+	sector_t offset = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
+	cgsnap_chunk_t old = cgsnap_sector_to_chunk(s, offset);
+	struct cgsnap_exception *e, *new_e = NULL;
+	struct cgsnap_pe *pe, *new_pe = NULL;
+	cgsnap_chunk_t new;
+
+	if (can_sleep) {
+		new_pe = mempool_alloc(&s->pe_pool, GFP_NOIO);
+		new_e = kmem_cache_alloc(cgsnap_exception_cache,
+					 GFP_NOIO | __GFP_NOFAIL);
+	}
+
+	spin_lock(&s->lock);
+	if (!s->valid || (s->overflowed && bio_data_dir(bio) == WRITE))
+		goto kill;
+
+	e = cgsnap_lookup(s, old);
+	if (e) {
+		new = e->new;
+		spin_unlock(&s->lock);
+		remap_to_cow(s, bio, new);
+		goto remapped;
+	}
+	if (bio_data_dir(bio) != WRITE) {
+		spin_unlock(&s->lock);
+		remap_to_origin(s, bio);
+		goto remapped;
+	}
+
+	pe = lookup_pending(s, old);
+	if (pe) {
+		if (bio_nowait(bio))
+			goto wouldblock;
+		bio_list_add(&pe->bios, bio);
+		pe->nr_waiters++;
+		spin_unlock(&s->lock);
+		goto submitted;
+	}
+	if (bio_nowait(bio))
+		goto wouldblock;
+
+	if (!new_pe) {
+		new_pe = mempool_alloc(&s->pe_pool, gfp);
+		new_e = kmem_cache_alloc(cgsnap_exception_cache, gfp);
+		if (!new_pe || !new_e) {
+			spin_unlock(&s->lock);
+			if (new_pe)
+				mempool_free(new_pe, &s->pe_pool);
+			if (new_e)
+				kmem_cache_free(cgsnap_exception_cache, new_e);
+			return DM_MAPIO_REQUEUE;	/* to the defer work */
+		}
+	}
+	if (cgsnap_store_alloc_chunk(s, &new)) {
+		__out_of_space(s);
+		goto kill;
+	}
+	atomic64_inc(&s->cow_allocated);
+	__start_pe(s, new_pe, new_e, old, new, bio);
+	spin_unlock(&s->lock);
+	cgblk_pool_queue(s->pool, &new_pe->work);
+	return DM_MAPIO_SUBMITTED;
+
+wouldblock:
+	spin_unlock(&s->lock);
+	bio_wouldblock_error(bio);
+	goto submitted;
+kill:
+	spin_unlock(&s->lock);
+	if (s->drop_pending)
+		queue_work(s->commit_wq, &s->commit_work);
+	if (new_pe)
+		mempool_free(new_pe, &s->pe_pool);
+	if (new_e)
+		kmem_cache_free(cgsnap_exception_cache, new_e);
+	return DM_MAPIO_KILL;
+submitted:
+	if (new_pe)
+		mempool_free(new_pe, &s->pe_pool);
+	if (new_e)
+		kmem_cache_free(cgsnap_exception_cache, new_e);
+	return DM_MAPIO_SUBMITTED;
+remapped:
+	if (new_pe)
+		mempool_free(new_pe, &s->pe_pool);
+	if (new_e)
+		kmem_cache_free(cgsnap_exception_cache, new_e);
+	return DM_MAPIO_REMAPPED;
+}
+
+/*
+ * Discards (discard_zeroes_cow): the chunks of the range that have an
+ * exception are zeroed on the COW device, the others are left alone (as
+ * dm-snapshot, no copy is made for a discard).  With
+ * discard_passdown_origin, the second copy of the discard goes to the
+ * origin.  Zeroing sleeps: the defer work does it.
+ */
+static void zero_discard(struct cgsnap *s, struct bio *bio)
+{
+	sector_t start = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
+	sector_t end = start + bio_sectors(bio);
+	int ret = 0;
+
+	while (start < end && !ret) {
+		cgsnap_chunk_t old = cgsnap_sector_to_chunk(s, start);
+		sector_t next = cgsnap_chunk_to_sector(s, old + 1);
+		sector_t len = min(next, end) - start;
+		struct cgsnap_exception *e;
+		sector_t dst = 0;
+
+		spin_lock(&s->lock);
+		if (!s->valid) {
+			ret = -EIO;
+		} else {
+			e = cgsnap_lookup(s, old);
+			if (e)
+				dst = cgsnap_chunk_to_sector(s, e->new) +
+				      (start & (s->chunk_size - 1));
+		}
+		spin_unlock(&s->lock);
+		if (dst)
+			ret = blkdev_issue_zeroout(s->cow->bdev, dst, len,
+						   GFP_NOIO, 0);
+		start = next;
+	}
+	bio->bi_status = errno_to_blk_status(ret);
+	bio_endio(bio);
+}
+
+/**
+ * cgsnap_map - the target's map function
+ * @ti: the target
+ * @bio: the bio, within one chunk (max_io_len), or a flush or discard
+ *
+ * Context: the submitter's; never sleeps and never waits for I/O.
+ * Return: a DM_MAPIO_* code.
+ */
+int cgsnap_map(struct dm_target *ti, struct bio *bio)
+{
+	struct cgsnap *s = ti->private;
+	int ret;
+
+	if (bio->bi_opf & REQ_PREFLUSH) {
+		bio_set_dev(bio, s->cow->bdev);
+		return DM_MAPIO_REMAPPED;
+	}
+	/*
+	 * From 6.0, dm's clones carry no blkg: it is found from the current
+	 * task when the target sets the device.  Set it here, in the
+	 * submitter, so that the bio and the copy it may cause are charged to
+	 * the issuer even when the bio waits and is resubmitted by a worker.
+	 */
+	bio_set_dev(bio, s->origin->bdev);
+	if (bio_op(bio) == REQ_OP_DISCARD) {
+		if (s->discard_passdown_origin && dm_bio_get_target_bio_nr(bio)) {
+			remap_to_origin(s, bio);
+			return DM_MAPIO_REMAPPED;
+		}
+		if (bio_nowait(bio)) {
+			bio_wouldblock_error(bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		goto defer;
+	}
+	ret = __cgsnap_map(s, bio, false);
+	if (ret != DM_MAPIO_REQUEUE)
+		return ret;
+	if (bio_nowait(bio)) {
+		bio_wouldblock_error(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+defer:
+	spin_lock(&s->lock);
+	bio_list_add(&s->deferred, bio);
+	spin_unlock(&s->lock);
+	queue_work(s->defer_wq, &s->defer_work);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/**
+ * cgsnap_defer_work - maps the bios the map path could not
+ * @work: s->defer_work
+ *
+ * Context: workqueue (WQ_MEM_RECLAIM); sleeps in allocation only on
+ * mempools that are refilled by I/O already in flight.
+ */
+void cgsnap_defer_work(struct work_struct *work)
+{
+	struct cgsnap *s = container_of(work, struct cgsnap, defer_work);
+	struct bio_list bios;
+	struct bio *bio;
+
+	spin_lock(&s->lock);
+	bios = s->deferred;
+	bio_list_init(&s->deferred);
+	spin_unlock(&s->lock);
+
+	while ((bio = bio_list_pop(&bios))) {
+		if (bio_op(bio) == REQ_OP_DISCARD) {
+			zero_discard(s, bio);
+			continue;
+		}
+		switch (__cgsnap_map(s, bio, true)) {
+		case DM_MAPIO_REMAPPED:
+			submit_bio_noacct(bio);
+			break;
+		case DM_MAPIO_KILL:
+			bio_io_error(bio);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static struct cgsnap_cgstat *stat_get(struct cgsnap *s,
+				      const struct cgblk_charge *charge)
+{
+	struct cgroup *cgrp = charge->blkcg_css ? charge->blkcg_css->cgroup :
+						  NULL;
+	u64 id = cgrp ? cgroup_id(cgrp) : 1;
+	struct cgsnap_cgstat *st, *new;
+	char path[128] = "/";
+
+	spin_lock(&s->stat_lock);
+	list_for_each_entry(st, &s->stats, entry)
+		if (st->cgroup_id == id)
+			goto out;
+	st = NULL;
+	if (s->nr_stats >= 4096)
+		goto out;
+	spin_unlock(&s->stat_lock);
+
+	if (cgrp && cgroup_path(cgrp, path, sizeof(path)) < 0)
+		strscpy(path, "?", sizeof(path));
+	new = kzalloc(struct_size(new, path, strlen(path) + 1), GFP_NOIO);
+	if (!new)
+		return NULL;
+	new->cgroup_id = id;
+	strcpy(new->path, path);
+
+	spin_lock(&s->stat_lock);
+	list_for_each_entry(st, &s->stats, entry)
+		if (st->cgroup_id == id)
+			goto out_free;
+	list_add_tail(&new->entry, &s->stats);
+	s->nr_stats++;
+	st = new;
+	new = NULL;
+out_free:
+	spin_unlock(&s->stat_lock);
+	kfree(new);
+	return st;
+out:
+	spin_unlock(&s->stat_lock);
+	return st;
+}
+
+/**
+ * cgsnap_stats_free - free the per-cgroup statistics
+ * @s: the snapshot
+ *
+ * Context: task context, the target being destroyed.
+ */
+void cgsnap_stats_free(struct cgsnap *s)
+{
+	struct cgsnap_cgstat *st, *tmp;
+
+	list_for_each_entry_safe(st, tmp, &s->stats, entry)
+		kfree(st);
+	INIT_LIST_HEAD(&s->stats);
+}
+
+/**
+ * cgsnap_stats_show - per-cgroup COW statistics for debugfs
+ * @m: the seq_file
+ * @s: the snapshot
+ *
+ * Context: task context.
+ */
+void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s)
+{
+	struct cgsnap_cgstat *st;
+
+	seq_printf(m, "copies %lld\nfull_chunk_writes %lld\nwaiters %lld\ncommits %lld\nchunks_allocated %lld\n",
+		   (long long)atomic64_read(&s->copies),
+		   (long long)atomic64_read(&s->full_writes),
+		   (long long)atomic64_read(&s->waiters),
+		   (long long)atomic64_read(&s->commits),
+		   (long long)atomic64_read(&s->cow_allocated));
+	seq_puts(m, "cgroup copies bytes waiters\n");
+	spin_lock(&s->stat_lock);
+	list_for_each_entry(st, &s->stats, entry)
+		seq_printf(m, "%s %lld %lld %lld\n", st->path,
+			   (long long)atomic64_read(&st->copies),
+			   (long long)atomic64_read(&st->bytes),
+			   (long long)atomic64_read(&st->waiters));
+	spin_unlock(&s->stat_lock);
+}
+
+static void queue_commit(struct cgsnap_pe *pe)
+{
+	struct cgsnap *s = pe->s;
+
+	pe->phase = CGSNAP_PE_COMMIT;
+	spin_lock(&s->lock);
+	list_add_tail(&pe->commit_entry, &s->to_commit);
+	spin_unlock(&s->lock);
+	queue_work(s->commit_wq, &s->commit_work);
+}
+
+static void copy_endio(struct bio *bio);
+
+static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
+			    sector_t sector, compat_opf_t opf)
+{
+	struct cgsnap *s = pe->s;
+	struct bio *bio = cgsnap_buf_bio(s, bdev, sector, pe->buf, opf,
+					 GFP_NOIO);
+
+	if (!bio) {		/* cannot happen with GFP_NOIO, but... */
+		pe->error = -ENOMEM;
+		mempool_free(pe->buf, s->buf_pool);
+		pe->buf = NULL;
+		queue_commit(pe);
+		return;
+	}
+	cgblk_bio_associate(bio, &pe->work.charge);
+	bio->bi_end_io = copy_endio;
+	bio->bi_private = pe;
+	cgblk_bio_set_complete_in_task(bio, &pe->octx);
+	submit_bio(bio);
+}
+
+/*
+ * Completion of a copy bio (origin read, COW write, or the clone of a
+ * whole-chunk write), in task context: cgblk_offload took it there.  The
+ * COW write is issued from here, associated with the writer's blkcg.
+ */
+static void copy_endio(struct bio *bio)
+{
+	struct cgsnap_pe *pe = bio->bi_private;
+	struct cgsnap *s = pe->s;
+	blk_status_t status = bio->bi_status;
+
+	bio_put(bio);
+	if (status) {
+		pe->error = blk_status_to_errno(status);
+		goto commit;
+	}
+	if (pe->phase == CGSNAP_PE_READ) {
+		pe->phase = CGSNAP_PE_WRITE;
+		submit_copy_bio(pe, s->cow->bdev,
+				cgsnap_chunk_to_sector(s, pe->e->new),
+				REQ_OP_WRITE);
+		return;
+	}
+commit:
+	if (pe->buf) {
+		mempool_free(pe->buf, s->buf_pool);
+		pe->buf = NULL;
+	}
+	queue_commit(pe);
+}
+
+static bool is_full_chunk_write(struct cgsnap *s, struct bio *bio)
+{
+	return bio_op(bio) == REQ_OP_WRITE &&
+	       bio->bi_iter.bi_size == s->chunk_size << SECTOR_SHIFT &&
+	       !(dm_target_offset(s->ti, bio->bi_iter.bi_sector) &
+		 (s->chunk_size - 1));
+}
+
+/**
+ * cgsnap_pool_run - a pending exception on its cgroup's worker
+ * @pool: the snapshot's pool
+ * @work: the pe's work item
+ *
+ * Context: the worker of the pe's blkcg, its charge entered; may sleep.
+ */
+void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
+{
+	struct cgsnap_pe *pe = container_of(work, struct cgsnap_pe, work);
+	struct cgsnap *s = pe->s;
+	struct bio *bio = NULL, *clone;
+
+	pe->stat = stat_get(s, &pe->work.charge);
+	if (!READ_ONCE(s->valid)) {
+		pe->error = -EIO;
+		queue_commit(pe);
+		return;
+	}
+
+	spin_lock(&s->lock);
+	if (is_full_chunk_write(s, pe->bios.head)) {
+		bio = bio_list_pop(&pe->bios);
+		pe->full_bio = bio;
+	}
+	spin_unlock(&s->lock);
+
+	if (bio) {
+		/* The write is the copy: send a clone of it to the COW chunk. */
+		atomic64_inc(&s->full_writes);
+		clone = compat_bio_alloc_clone(s->cow->bdev, bio, GFP_NOIO,
+					       &s->bs);
+		clone->bi_iter.bi_sector = cgsnap_chunk_to_sector(s, pe->e->new);
+		clone->bi_end_io = copy_endio;
+		clone->bi_private = pe;
+		pe->phase = CGSNAP_PE_WRITE;
+		cgblk_bio_set_complete_in_task(clone, &pe->octx);
+		submit_bio(clone);
+		return;
+	}
+
+	pe->buf = mempool_alloc(s->buf_pool, GFP_NOIO);
+	pe->phase = CGSNAP_PE_READ;
+	submit_copy_bio(pe, s->origin->bdev,
+			cgsnap_chunk_to_sector(s, pe->e->old), REQ_OP_READ);
+}
+
+/* The exception is on disk (or failed): release what waited for it. */
+static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
+{
+	struct bio_list bios;
+	struct bio *bio;
+
+	spin_lock(&s->lock);
+	hlist_del(&pe->node);
+	if (!error) {
+		hlist_add_head(&pe->e->node, complete_bucket(s, pe->e->old));
+	} else {
+		__invalidate(s, error == -ENOSPC ? -ENOSPC : -EIO);
+		kmem_cache_free(cgsnap_exception_cache, pe->e);
+	}
+	bios = pe->bios;
+	spin_unlock(&s->lock);
+
+	if (!error) {
+		atomic64_inc(&s->copies);
+		atomic64_add(pe->nr_waiters, &s->waiters);
+		if (pe->stat) {
+			atomic64_inc(&pe->stat->copies);
+			atomic64_add(s->chunk_size << SECTOR_SHIFT,
+				     &pe->stat->bytes);
+			atomic64_add(pe->nr_waiters, &pe->stat->waiters);
+		}
+	}
+	if (pe->full_bio) {
+		pe->full_bio->bi_status = errno_to_blk_status(error);
+		bio_endio(pe->full_bio);
+	}
+	while ((bio = bio_list_pop(&bios))) {
+		if (error) {
+			bio_io_error(bio);
+			continue;
+		}
+		remap_to_cow(s, bio, pe->e->new);
+		submit_bio_noacct(bio);
+	}
+	cgblk_charge_put(&pe->work.charge);
+	mempool_free(pe, &s->pe_pool);
+}
+
+/**
+ * cgsnap_commit_work - commits copied exceptions, in batches
+ * @work: s->commit_work
+ *
+ * Also writes the header of a snapshot that became invalid, and raises
+ * its table event.
+ *
+ * Context: the snapshot's ordered WQ_MEM_RECLAIM workqueue; sleeps on the
+ * metadata I/O.
+ */
+void cgsnap_commit_work(struct work_struct *work)
+{
+	struct cgsnap *s = container_of(work, struct cgsnap, commit_work);
+	struct cgsnap_pe *pe, *tmp;
+	bool drop;
+
+	for (;;) {
+		LIST_HEAD(batch);
+		LIST_HEAD(failed);
+		unsigned int room = cgsnap_store_room(s), n = 0;
+		int ret = 0;
+
+		spin_lock(&s->lock);
+		list_for_each_entry_safe(pe, tmp, &s->to_commit, commit_entry) {
+			if (pe->error || !s->valid) {
+				list_move_tail(&pe->commit_entry, &failed);
+			} else if (n < room) {
+				list_move_tail(&pe->commit_entry, &batch);
+				n++;
+			}
+		}
+		spin_unlock(&s->lock);
+		if (list_empty(&batch) && list_empty(&failed))
+			break;
+
+		if (n) {
+			ret = cgsnap_store_commit(s, &batch, n);
+			if (ret)
+				DMERR("Cannot commit exceptions: error %d", ret);
+			else
+				atomic64_inc(&s->commits);
+		}
+		list_for_each_entry_safe(pe, tmp, &batch, commit_entry)
+			finish_pe(s, pe, ret ? -EIO : 0);
+		list_for_each_entry_safe(pe, tmp, &failed, commit_entry)
+			finish_pe(s, pe, pe->error ? pe->error : -EIO);
+	}
+
+	spin_lock(&s->lock);
+	drop = s->drop_pending;
+	s->drop_pending = false;
+	spin_unlock(&s->lock);
+	if (drop) {
+		if (cgsnap_store_drop(s))
+			DMERR("Cannot mark the snapshot invalid on disk");
+		dm_table_event(s->ti->table);
+	}
+}

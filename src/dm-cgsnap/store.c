@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cgsnap exception stores: persistent (P, PO) in dm-snapshot's SnAp v1
+ * on-disk format, and transient (N).
+ *
+ * The persistent format, as the kernel's dm-snapshot writes it:
+ *
+ *   chunk 0            header: le32 magic "SnAp" (0x70416e53), le32 valid,
+ *                      le32 version (1), le32 chunk size in sectors
+ *   chunk 1            metadata area 0: chunk_size * 512 / 16 entries of
+ *                      { le64 old_chunk, le64 new_chunk }
+ *   chunks 2..E+1      data chunks of area 0 (E = entries per area)
+ *   chunk E+2          metadata area 1, and so on
+ *
+ * The table of an area ends at its first entry whose new_chunk is 0; a
+ * full area is followed by the next one.  The next area is zeroed on disk
+ * before a full area is committed, so that a reader always finds the end.
+ */
+#include <linux/blkdev.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "cgsnap.h"
+
+static unsigned int chunk_bytes(struct cgsnap *s)
+{
+	return s->chunk_size << SECTOR_SHIFT;
+}
+
+/**
+ * cgsnap_buf_bio - a bio for one chunk of a kvmalloc()ed buffer
+ * @s: the snapshot
+ * @bdev: device to address
+ * @sector: first sector on @bdev
+ * @buf: chunk-sized buffer (kmalloc or vmalloc memory)
+ * @opf: operation and flags
+ * @gfp: allocation flags; with a blocking @gfp it does not fail
+ *
+ * Context: any context with a non-blocking @gfp, else task context.
+ * Return: the bio, or NULL.
+ */
+struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,
+			   sector_t sector, void *buf, compat_opf_t opf,
+			   gfp_t gfp)
+{
+	unsigned int len = chunk_bytes(s), off, n;
+	struct bio *bio;
+
+	bio = compat_bio_alloc(bdev, DIV_ROUND_UP(len, PAGE_SIZE), opf, gfp,
+			       &s->bs);
+	if (!bio)
+		return NULL;
+	bio->bi_iter.bi_sector = sector;
+	for (off = 0; off < len; off += n) {
+		void *p = buf + off;
+		struct page *page = is_vmalloc_addr(p) ? vmalloc_to_page(p) :
+							 virt_to_page(p);
+
+		n = min_t(unsigned int, len - off, PAGE_SIZE - offset_in_page(p));
+		if (bio_add_page(bio, page, n, offset_in_page(p)) != n) {
+			bio_put(bio);
+			return NULL;
+		}
+	}
+	return bio;
+}
+
+/**
+ * cgsnap_chunk_io - synchronous I/O of one chunk of the COW device
+ * @s: the snapshot
+ * @buf: chunk-sized buffer
+ * @chunk: chunk number on the COW device
+ * @opf: operation and flags
+ *
+ * Context: task context; sleeps until the I/O is done.
+ * Return: 0 or a negative errno.
+ */
+int cgsnap_chunk_io(struct cgsnap *s, void *buf, cgsnap_chunk_t chunk,
+		    compat_opf_t opf)
+{
+	struct bio *bio;
+	int ret;
+
+	if (cgsnap_chunk_to_sector(s, chunk + 1) > s->cow_sectors)
+		return -ENOSPC;
+	bio = cgsnap_buf_bio(s, s->cow->bdev, cgsnap_chunk_to_sector(s, chunk),
+			     buf, opf, GFP_NOIO);
+	if (!bio)
+		return -ENOMEM;
+	ret = submit_bio_wait(bio);
+	bio_put(bio);
+	return ret;
+}
+
+static cgsnap_chunk_t area_location(struct cgsnap *s, u64 area)
+{
+	return CGSNAP_HDR_CHUNKS + (s->exceptions_per_area + 1ULL) * area;
+}
+
+/* Data chunks never land on a metadata chunk. */
+static void skip_metadata(struct cgsnap *s)
+{
+	u64 stride = s->exceptions_per_area + 1ULL;
+	u64 rem;
+
+	div64_u64_rem(s->next_free, stride, &rem);
+	if (rem == CGSNAP_HDR_CHUNKS)
+		s->next_free++;
+}
+
+static int write_header(struct cgsnap *s, bool valid)
+{
+	struct cgsnap_disk_header *dh;
+	void *buf = kvzalloc(chunk_bytes(s), GFP_NOIO);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	dh = buf;
+	dh->magic = cpu_to_le32(CGSNAP_MAGIC);
+	dh->valid = cpu_to_le32(valid);
+	dh->version = cpu_to_le32(CGSNAP_DISK_VERSION);
+	dh->chunk_size = cpu_to_le32(s->chunk_size);
+	ret = cgsnap_chunk_io(s, buf, 0, REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA |
+			      REQ_SYNC);
+	kvfree(buf);
+	return ret;
+}
+
+/*
+ * Checks a chunk size as dm-snapshot does (power of two, a multiple of
+ * both devices' logical block size) and sets it.
+ */
+static int set_chunk_size(struct cgsnap *s, unsigned int chunk_size,
+			  char **error)
+{
+	if (!is_power_of_2(chunk_size)) {
+		*error = "Chunk size is not a power of 2";
+		return -EINVAL;
+	}
+	if (chunk_size % (bdev_logical_block_size(s->cow->bdev) >> SECTOR_SHIFT) ||
+	    chunk_size % (bdev_logical_block_size(s->origin->bdev) >> SECTOR_SHIFT)) {
+		*error = "Chunk size is not a multiple of device blocksize";
+		return -EINVAL;
+	}
+	if (chunk_size > CGSNAP_MAX_CHUNK) {
+		*error = "Chunk size is too high (cgsnap takes up to 2048 sectors)";
+		return -EINVAL;
+	}
+	s->chunk_size = chunk_size;
+	s->chunk_shift = ilog2(chunk_size);
+	return 0;
+}
+
+static int read_areas(struct cgsnap *s, char **error)
+{
+	void *buf = kvmalloc(chunk_bytes(s), GFP_KERNEL);
+	bool full = true;
+	u32 i;
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (s->current_area = 0; full; s->current_area++) {
+		ret = cgsnap_chunk_io(s, buf, area_location(s, s->current_area),
+				      REQ_OP_READ);
+		if (ret) {
+			*error = "Cannot read the snapshot metadata";
+			goto out;
+		}
+		full = true;
+		for (i = 0; i < s->exceptions_per_area; i++) {
+			struct cgsnap_disk_exception *de =
+				(struct cgsnap_disk_exception *)buf + i;
+			u64 old = le64_to_cpu(de->old_chunk);
+			u64 new = le64_to_cpu(de->new_chunk);
+
+			if (!new) {
+				s->current_committed = i;
+				full = false;
+				break;
+			}
+			if (s->next_free <= new)
+				s->next_free = new + 1;
+			ret = cgsnap_insert_exception(s, old, new, GFP_KERNEL);
+			if (ret) {
+				*error = "Cannot allocate the exception table";
+				goto out;
+			}
+		}
+		if (!full)
+			memcpy(s->area, buf, chunk_bytes(s));
+	}
+	s->current_area--;
+	skip_metadata(s);
+out:
+	kvfree(buf);
+	return ret;
+}
+
+/**
+ * cgsnap_store_load - read (or create) the exception store
+ * @s: the snapshot, with its devices, store type and table chunk size set
+ *	(0: none given)
+ * @chunk_from_table: the table gave a chunk size
+ * @error: where to put the ti->error text
+ *
+ * Persistent: reads the header; a zero magic makes a new store (header and
+ * zeroed first area), another non-SnAp magic is refused; the header's chunk
+ * size wins over the table's; an invalid header loads as an Invalid
+ * snapshot.  Transient: nothing on disk.
+ *
+ * Context: task context (the target's constructor); sleeps.
+ * Return: 0 or a negative errno with *@error set.
+ */
+int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error)
+{
+	struct cgsnap_disk_header *dh;
+	unsigned int on_disk;
+	void *buf;
+	int ret;
+
+	if (!s->chunk_size) {
+		ret = set_chunk_size(s, max_t(unsigned int, CGSNAP_DEFAULT_CHUNK,
+				     bdev_logical_block_size(s->cow->bdev) >>
+				     SECTOR_SHIFT), error);
+		if (ret)
+			return ret;
+	}
+	if (!s->persistent) {
+		s->next_free = 0;
+		if (s->cow_sectors < s->chunk_size) {
+			*error = "COW device is smaller than one chunk";
+			return -EINVAL;
+		}
+		goto tables_only;
+	}
+
+	if (s->cow_sectors < 2ULL * s->chunk_size) {
+		*error = "COW device is too small for the snapshot header and metadata";
+		return -EINVAL;
+	}
+	buf = kvzalloc(chunk_bytes(s), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	ret = cgsnap_chunk_io(s, buf, 0, REQ_OP_READ);
+	if (ret) {
+		*error = "Cannot read the snapshot header";
+		goto out;
+	}
+	dh = buf;
+	if (le32_to_cpu(dh->magic) == 0) {
+		/* a new store */
+		s->exceptions_per_area = chunk_bytes(s) /
+					 sizeof(struct cgsnap_disk_exception);
+		ret = -ENOMEM;
+		s->area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
+		s->zero_area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
+		if (!s->area || !s->zero_area) {
+			*error = "Cannot allocate the metadata area";
+			goto out;
+		}
+		ret = cgsnap_chunk_io(s, s->zero_area, area_location(s, 0),
+				      REQ_OP_WRITE);
+		if (!ret)
+			ret = write_header(s, true);
+		if (ret) {
+			*error = "Cannot write the snapshot header";
+			goto out;
+		}
+		s->current_area = 0;
+		s->current_committed = 0;
+		s->next_free = CGSNAP_HDR_CHUNKS + 1;
+		goto tables;
+	}
+	if (le32_to_cpu(dh->magic) != CGSNAP_MAGIC) {
+		*error = "COW device has no SnAp signature (not a snapshot store)";
+		ret = -ENXIO;
+		goto out;
+	}
+	if (le32_to_cpu(dh->version) != CGSNAP_DISK_VERSION) {
+		*error = "Unsupported snapshot disk version";
+		ret = -EINVAL;
+		goto out;
+	}
+	on_disk = le32_to_cpu(dh->chunk_size);
+	s->valid = le32_to_cpu(dh->valid);
+	if (on_disk != s->chunk_size) {
+		if (chunk_from_table)
+			DMWARN("chunk size %u in device metadata overrides table chunk size of %u.",
+			       on_disk, s->chunk_size);
+		ret = set_chunk_size(s, on_disk, error);
+		if (ret)
+			goto out;
+		if (s->cow_sectors < 2ULL * s->chunk_size) {
+			*error = "COW device is smaller than its stored chunk size";
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	s->exceptions_per_area = chunk_bytes(s) /
+				 sizeof(struct cgsnap_disk_exception);
+	ret = -ENOMEM;
+	s->area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
+	s->zero_area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
+	if (!s->area || !s->zero_area) {
+		*error = "Cannot allocate the metadata area";
+		goto out;
+	}
+	s->next_free = CGSNAP_HDR_CHUNKS + 1;
+	if (!s->valid)
+		DMWARN("Snapshot is marked invalid.");
+tables:
+	ret = cgsnap_alloc_tables(s);
+	if (ret)
+		*error = "Unable to allocate hash table space";
+	else if (s->valid)
+		ret = read_areas(s, error);
+out:
+	kvfree(buf);
+	return ret;
+
+tables_only:
+	ret = cgsnap_alloc_tables(s);
+	if (ret)
+		*error = "Unable to allocate hash table space";
+	return ret;
+}
+
+/**
+ * cgsnap_store_free - free the store's memory
+ * @s: the snapshot
+ *
+ * Context: task context.
+ */
+void cgsnap_store_free(struct cgsnap *s)
+{
+	kvfree(s->area);
+	kvfree(s->zero_area);
+}
+
+/**
+ * cgsnap_store_alloc_chunk - allocate the COW chunk of a new exception
+ * @s: the snapshot
+ * @chunk: the chunk
+ *
+ * Context: any context, under s->lock.
+ * Return: 0, or -ENOSPC when the COW device is full.
+ */
+int cgsnap_store_alloc_chunk(struct cgsnap *s, cgsnap_chunk_t *chunk)
+{
+	lockdep_assert_held(&s->lock);
+	if (!s->persistent) {
+		if (s->cow_sectors < s->next_free + s->chunk_size)
+			return -ENOSPC;
+		*chunk = cgsnap_sector_to_chunk(s, s->next_free);
+		s->next_free += s->chunk_size;
+		return 0;
+	}
+	if (s->cow_sectors < (s->next_free + 1) * s->chunk_size)
+		return -ENOSPC;
+	*chunk = s->next_free++;
+	skip_metadata(s);
+	return 0;
+}
+
+/**
+ * cgsnap_store_room - entries the next commit may take
+ * @s: the snapshot
+ *
+ * Context: the commit work.
+ * Return: free entries of the current metadata area (transient: no limit).
+ */
+unsigned int cgsnap_store_room(struct cgsnap *s)
+{
+	if (!s->persistent)
+		return UINT_MAX;
+	return s->exceptions_per_area - s->current_committed;
+}
+
+/**
+ * cgsnap_store_commit - write a batch of new exceptions to disk
+ * @s: the snapshot
+ * @batch: the pending exceptions (struct cgsnap_pe.commit_entry), at most
+ *	cgsnap_store_room() of them, whose data is on the COW device
+ * @n: their number
+ *
+ * Adds them to the current metadata area and writes it with a flush before
+ * and FUA, after zeroing the next area on disk when this fills the current
+ * one.  Transient stores have nothing to write.
+ *
+ * Context: the commit work (task context, one at a time); sleeps.
+ * Return: 0 or a negative errno (the snapshot must then be invalidated).
+ */
+int cgsnap_store_commit(struct cgsnap *s, struct list_head *batch,
+			unsigned int n)
+{
+	struct cgsnap_disk_exception *de = s->area;
+	struct cgsnap_pe *pe;
+	u32 idx = s->current_committed;
+	int ret;
+
+	if (!s->persistent || !n)
+		return 0;
+	list_for_each_entry(pe, batch, commit_entry) {
+		de[idx].old_chunk = cpu_to_le64(pe->e->old);
+		de[idx].new_chunk = cpu_to_le64(pe->e->new);
+		idx++;
+	}
+	if (idx == s->exceptions_per_area) {
+		ret = cgsnap_chunk_io(s, s->zero_area,
+				      area_location(s, s->current_area + 1),
+				      REQ_OP_WRITE);
+		if (ret)
+			return ret;
+	}
+	ret = cgsnap_chunk_io(s, s->area, area_location(s, s->current_area),
+			      REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA | REQ_SYNC);
+	if (ret)
+		return ret;
+
+	spin_lock(&s->lock);
+	s->current_committed = idx;
+	if (idx == s->exceptions_per_area) {
+		s->current_area++;
+		s->current_committed = 0;
+	}
+	spin_unlock(&s->lock);
+	if (!s->current_committed)
+		memset(s->area, 0, chunk_bytes(s));
+	return 0;
+}
+
+/**
+ * cgsnap_store_drop - mark the store invalid on disk
+ * @s: the snapshot
+ *
+ * Context: task context; sleeps.
+ * Return: 0 or a negative errno.
+ */
+int cgsnap_store_drop(struct cgsnap *s)
+{
+	if (!s->persistent)
+		return 0;
+	return write_header(s, false);
+}
+
+/**
+ * cgsnap_store_usage - the numbers of the INFO status, as dm-snapshot's
+ * @s: the snapshot
+ * @total: COW device size, sectors
+ * @allocated: sectors allocated (data and metadata)
+ * @metadata: metadata sectors
+ *
+ * Context: any context, under s->lock.
+ */
+void cgsnap_store_usage(struct cgsnap *s, sector_t *total,
+			sector_t *allocated, sector_t *metadata)
+{
+	*total = s->cow_sectors;
+	if (!s->persistent) {
+		*allocated = s->next_free;
+		*metadata = 0;
+		return;
+	}
+	*allocated = s->next_free * s->chunk_size;
+	*metadata = (s->current_area + 1 + CGSNAP_HDR_CHUNKS) * s->chunk_size;
+}
