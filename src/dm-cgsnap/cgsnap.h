@@ -104,7 +104,7 @@ struct cgsnap {
 	unsigned int chunk_shift;
 	sector_t cow_sectors;
 
-	spinlock_t lock;
+	spinlock_t lock;		/* see the top of this file */
 	bool valid;
 	bool overflowed;
 	bool drop_pending;		/* header must be written invalid */

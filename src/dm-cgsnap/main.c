@@ -199,14 +199,19 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
-	ret = dm_get_device(ti, argv[0], COMPAT_OPEN_READ, &s->origin);
-	if (ret) {
-		ti->error = "Cannot get origin device";
-		goto bad;
-	}
+	/*
+	 * The COW device first: getting a device the table holds already
+	 * with more access replaces its struct dm_dev (5.10), which would
+	 * leave s->origin dangling when the two are the same.
+	 */
 	ret = dm_get_device(ti, argv[1], dm_table_get_mode(ti->table), &s->cow);
 	if (ret) {
 		ti->error = "Cannot get COW device";
+		goto bad;
+	}
+	ret = dm_get_device(ti, argv[0], COMPAT_OPEN_READ, &s->origin);
+	if (ret) {
+		ti->error = "Cannot get origin device";
 		goto bad;
 	}
 	if (s->cow->bdev == s->origin->bdev) {

@@ -219,13 +219,12 @@ int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error)
 {
 	struct cgsnap_disk_header *dh;
 	unsigned int on_disk;
+	unsigned int lbs = bdev_logical_block_size(s->cow->bdev) >> SECTOR_SHIFT;
 	void *buf;
 	int ret;
 
 	if (!s->chunk_size) {
-		ret = set_chunk_size(s, max_t(unsigned int, CGSNAP_DEFAULT_CHUNK,
-				     bdev_logical_block_size(s->cow->bdev) >>
-				     SECTOR_SHIFT), error);
+		ret = set_chunk_size(s, max(CGSNAP_DEFAULT_CHUNK, lbs), error);
 		if (ret)
 			return ret;
 	}

@@ -124,27 +124,40 @@ static bool offload_in_runner(void)
 		current == READ_ONCE(offload_drainer);
 }
 
-/* Any context: put @bio on this CPU's batch. */
-static void offload_defer(struct bio *bio)
+/*
+ * IRQs off: append @n bios to this CPU's batch, and kick its work if the
+ * batch was empty.  @first_ns is when the oldest of them was deferred (0:
+ * now).
+ */
+static void offload_enqueue(struct bio_list *list, unsigned int n,
+			    u64 first_ns, unsigned long delay)
 {
-	struct offload_batch *b;
-	unsigned long flags;
+	struct offload_batch *b = this_cpu_ptr(offload_batches);
 	bool kick;
 
-	local_irq_save(flags);
-	b = this_cpu_ptr(offload_batches);
+	lockdep_assert_irqs_disabled();
 	spin_lock(&b->lock);
 	kick = bio_list_empty(&b->list);
 	if (kick)
-		b->first_ns = ktime_get_ns();
-	bio_list_add(&b->list, bio);
-	if (++b->nr > b->max)
-		b->max = b->nr;
+		b->first_ns = first_ns ?: ktime_get_ns();
+	bio_list_merge(&b->list, list);
+	b->nr += n;
+	b->max = max(b->max, b->nr);
 	kick = kick && b->online;
 	spin_unlock(&b->lock);
 	if (kick)
-		queue_delayed_work_on(b->cpu, offload_wq, &b->work,
-				      READ_ONCE(offload_delay));
+		queue_delayed_work_on(b->cpu, offload_wq, &b->work, delay);
+}
+
+/* Any context: put @bio on this CPU's batch. */
+static void offload_defer(struct bio *bio)
+{
+	struct bio_list one = BIO_EMPTY_LIST;
+	unsigned long flags;
+
+	bio_list_add(&one, bio);
+	local_irq_save(flags);
+	offload_enqueue(&one, 1, 0, READ_ONCE(offload_delay));
 	this_cpu_inc(offload_stats->deferred);
 	local_irq_restore(flags);
 }
@@ -386,31 +399,23 @@ static int offload_cpu_down_prep(unsigned int cpu)
 static int offload_cpu_dead(unsigned int cpu)
 {
 	struct offload_batch *dead = per_cpu_ptr(offload_batches, cpu);
-	struct offload_batch *b;
 	struct bio_list list;
 	unsigned int n;
-	bool kick;
+	u64 first;
 
 	spin_lock_irq(&dead->lock);
 	list = dead->list;
 	bio_list_init(&dead->list);
 	n = dead->nr;
 	dead->nr = 0;
+	first = dead->first_ns;
 	dead->first_ns = 0;
 	spin_unlock_irq(&dead->lock);
 	if (!n)
 		return 0;
 
 	local_irq_disable();
-	b = this_cpu_ptr(offload_batches);
-	spin_lock(&b->lock);
-	kick = bio_list_empty(&b->list) && b->online;
-	bio_list_merge(&b->list, &list);
-	b->nr += n;
-	b->max = max(b->max, b->nr);
-	spin_unlock(&b->lock);
-	if (kick)
-		queue_delayed_work_on(b->cpu, offload_wq, &b->work, 0);
+	offload_enqueue(&list, n, first, 0);
 	this_cpu_add(offload_stats->hotplug, n);
 	local_irq_enable();
 	return 0;

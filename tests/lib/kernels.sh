@@ -30,7 +30,7 @@ klog() { printf '[kernels] %s\n' "$*" >&2; }
 # Host packages the harness needs; installed once, quietly.
 host_packages_ensure() {
 	local want=(qemu-system-x86 busybox-static fio kmod cpio dkms debootstrap
-		    xz-utils zstd bc make gcc libelf-dev dmsetup)
+		    xz-utils zstd bc make gcc libelf-dev dmsetup procps python3)
 	local missing=() p
 	for p in "${want[@]}"; do
 		dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
