@@ -264,7 +264,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	s->commit_wq = alloc_ordered_workqueue("cgsnap-commit", WQ_MEM_RECLAIM);
-	s->defer_wq = alloc_workqueue("cgsnap-defer", WQ_MEM_RECLAIM, 1);
+	s->defer_wq = alloc_workqueue("cgsnap-defer", WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
 	if (!s->commit_wq || !s->defer_wq) {
 		ti->error = "Cannot allocate workqueues";
 		goto bad;

@@ -6,7 +6,7 @@
 # writes on the COW device; the in-tree snapshot target is measured the
 # same way for comparison (its copies go to the root cgroup).  And with A
 # limited to 1 MiB/s of writes on the COW device, B's first writes keep at
-# least 80% of what B gets alone (median of 5 rounds).
+# least 80% of what B gets alone (median of 5 rounds; stock kernels).
 # timeout: 900
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
@@ -60,22 +60,33 @@ done
 log "RESULT limit: cgsnap ${bw_cgsnap} KiB/s (origin reads charged ${rb_cgsnap} B) vs snapshot ${bw_snapshot} KiB/s (charged ${rb_snapshot} B)"
 
 # --- no cross-tenant stall ---
+# Not on the debug kernel: there B is CPU-bound (KASAN) and shares the CPU
+# with A, which measures the CPU, not the I/O path.
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	log "isolation: not measured on the debug kernel"
+	blockdev --setrw /dev/ram0
+	cgblk_unload_all
+	rmmod dm_snapshot
+	brd_cleanup
+	exit 0
+fi
 echo "$odev rbps=max" > /sys/fs/cgroup/a/io.max
 echo "$cdev wbps=1048576" > /sys/fs/cgroup/a/io.max
 for target in snapshot cgsnap; do
 	ratios=
 	for round in 1 2 3 4 5; do
 		fresh $target
-		fio_fresh b 0 64M 60 "$CGBLK_OUT/alone-$target-$round.json"
+		fio_fresh b 0 32M 30 "$CGBLK_OUT/alone-$target-$round.json"
 		dmsetup remove c
 		fresh $target
 		fio_fresh a 128M 64M 120 /dev/null &
 		apid=$!
 		sleep 1
-		fio_fresh b 0 64M 60 "$CGBLK_OUT/shared-$target-$round.json"
+		fio_fresh b 0 32M 30 "$CGBLK_OUT/shared-$target-$round.json"
 		pkill -f -- "--offset=128M" || fail "A was not running beside B any more"
 		wait $apid || true
-		dmsetup remove c
+		wait_for 20 sh -c '! pgrep -f -- "--offset=128M"'
+		dmsetup remove --retry c
 		alone=$(fio_bw_kib "$CGBLK_OUT/alone-$target-$round.json")
 		shared=$(fio_bw_kib "$CGBLK_OUT/shared-$target-$round.json")
 		r=$((shared * 100 / (alone > 0 ? alone : 1)))
