@@ -14,6 +14,7 @@
 #                             kmemleak, atomic-sleep...); builds it once (~30 min)
 #   make bench [KERNEL=7.3]   benchmarks in the guest (tests/bench), figures in
 #                             results/bench
+#   make demo [DEMO_KERNEL=5.10] what cgblk does, in a few screens (minutes)
 #   make style                checkpatch and sparse over the sources
 
 KVER	?= $(shell uname -r)
@@ -67,9 +68,17 @@ check-debug:
 KERNEL	?= 6.1
 bench:
 	$(CURDIR)/tests/run --kernels "$(KERNEL)" --suites bench --tests "$(TESTS)" \
-		--results $(RESULTS)/bench
+		--results $(RESULTS)/bench; rc=$$?; \
+	$(CURDIR)/tests/bench/chart.sh $(RESULTS)/bench || rc=1; exit $$rc
+
+# make demo [KERNEL=5.10]: the demonstration, in a few screens of text.
+DEMO_KERNEL ?= 5.10
+demo:
+	$(CURDIR)/tests/run --kernels "$(DEMO_KERNEL)" --suites demo --no-selftest \
+		--results $(RESULTS)/demo; rc=$$?; \
+	cat $(RESULTS)/demo/*/demo/demo/output.log; exit $$rc
 
 style:
 	$(CURDIR)/tests/style.sh
 
-.PHONY: all modules clean install dkms-install dkms-remove check check-debug bench style
+.PHONY: all modules clean install dkms-install dkms-remove check check-debug bench demo style

@@ -101,8 +101,10 @@ for t in $CGBLK_TESTS; do
 	rc=$?
 	# Device-mapper devices and loop devices a failed test left behind
 	# hold the drivers below them.
-	DM_DISABLE_UDEV=1 dmsetup remove_all --force > /dev/null 2>&1
-	losetup -D 2>/dev/null
+	if [ -d /sys/module/dm_mod ]; then
+		DM_DISABLE_UDEV=1 dmsetup remove_all --force > /dev/null 2>&1
+	fi
+	if [ -d /sys/module/loop ]; then losetup -D 2>/dev/null; fi
 	left=$(leftovers)
 	if [ -n "$left" ]; then
 		# Clean up for the next test; the host fails this one.  Items in
