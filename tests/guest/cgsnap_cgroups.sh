@@ -74,7 +74,10 @@ echo "$odev rbps=max" > /sys/fs/cgroup/a/io.max
 echo "$cdev wbps=1048576" > /sys/fs/cgroup/a/io.max
 for target in snapshot cgsnap; do
 	ratios=
-	for round in 1 2 3 4 5; do
+	# cgsnap is judged on 5 rounds; snapshot, printed for comparison, on 3
+	rounds="1 2 3 4 5"
+	[ $target = cgsnap ] || rounds="1 2 3"
+	for round in $rounds; do
 		fresh $target
 		fio_fresh b 0 32M 30 "$CGBLK_OUT/alone-$target-$round.json"
 		dmsetup remove c
@@ -93,7 +96,7 @@ for target in snapshot cgsnap; do
 		log "$target round $round: B alone $alone KiB/s, beside limited A $shared KiB/s ($r%)"
 		ratios="$ratios $r"
 	done
-	med=$(echo $ratios | tr ' ' '\n' | sort -n | sed -n 3p)
+	med=$(echo $ratios | tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 	log "RESULT isolation $target: B keeps $med% (rounds:$ratios)"
 	[ $target = snapshot ] || [ "$med" -ge 80 ] || fail "$target: B kept only $med% beside a limited A"
 done

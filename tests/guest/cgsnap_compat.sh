@@ -19,7 +19,7 @@ for type in P PO; do
 	[ "$(md5 /dev/mapper/s1)" = "$origin_md5" ] || fail "$type: a fresh snapshot differs from its origin"
 	dmsetup table s1 | grep -Eq "^0 [0-9]+ cgsnap [0-9]+:[0-9]+ [0-9]+:[0-9]+ $type 16$" ||
 		fail "$type: table line: $(dmsetup table s1)"
-	fio_verify /dev/mapper/s1 24M
+	fio_verify /dev/mapper/s1 16M
 	# whole chunks (8 KiB) and a write across a chunk boundary
 	dd if=/dev/urandom of=/dev/mapper/s1 bs=64k count=16 seek=500 oflag=direct status=none
 	dd if=/dev/urandom of=/dev/mapper/s1 bs=1k count=3 seek=40959 oflag=direct status=none

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Proves: many writers on the same chunks, reads that span chunk
-# boundaries, and dmsetup suspend/resume with I/O in flight, for 60 s with
+# boundaries, and dmsetup suspend/resume with I/O in flight, for 45 s with
 # the hung-task detector at 30 s, neither hang nor corrupt: afterwards a
 # verified write and read-back passes and the origin is unchanged.  The
 # split-read-while-copying case of the 2014 dm-snapshot deadlock is in it
@@ -21,13 +21,13 @@ cg_setup w1 w2 w3
 for cg in w1 w2 w3; do
 	cg_run $cg "fio --name=w --filename=/dev/mapper/st --rw=randwrite --bsrange=512-16k \
 		--ioengine=libaio --iodepth=8 --direct=1 --size=2M --norandommap \
-		--time_based --runtime=60 --numjobs=2 > $CGBLK_OUT/fio-$cg.txt" &
+		--time_based --runtime=45 --numjobs=2 > $CGBLK_OUT/fio-$cg.txt" &
 done
 fio --name=r --filename=/dev/mapper/st --rw=randread --bsrange=1k-12k --blockalign=512 \
 	--ioengine=libaio --iodepth=8 --direct=1 --size=2M --norandommap \
-	--time_based --runtime=60 --numjobs=2 > "$CGBLK_OUT/fio-read.txt" &
+	--time_based --runtime=45 --numjobs=2 > "$CGBLK_OUT/fio-read.txt" &
 cycles=0
-end=$((SECONDS + 55))
+end=$((SECONDS + 40))
 while [ $SECONDS -lt $end ]; do
 	sleep 2
 	dmsetup suspend st || fail "suspend with I/O in flight failed"

@@ -13,7 +13,7 @@
 set -u
 . /etc/cgblk-guest.conf
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export CGBLK_TOP CGBLK_KO CGBLK_KSERIES
+export CGBLK_TOP CGBLK_KO CGBLK_KSERIES CGBLK_PHASE
 export HOME=/root TERM=dumb LANG=C
 
 # A setup step that fails is reported in the kernel log, which fails the
