@@ -5,7 +5,7 @@
 # 3. per-tenant cgsnap snapshots of one base image, copies charged per
 #    tenant (and the in-tree snapshot target beside it);
 # 4. a short fio run on cgloop and the in-tree loop side by side.
-# The backings are sparse files on tmpfs that it makes itself.
+# The backings are sparse files on tmpfs and ramdisks that it makes itself.
 # timeout: 900
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
@@ -61,13 +61,11 @@ printf "A's io.stat on the ramdisk: %s bytes written (cgloop's workers issue A's
 rmmod cgloop
 brd_cleanup
 
-screen "3. one base image, one cgsnap snapshot per tenant; tenant1's origin reads limited to 1 MiB/s"
-truncate -s 64m /scratch/t/base.img /scratch/t/cow1.img /scratch/t/cow2.img
-base=$(losetup --find --show /scratch/t/base.img)
+screen "3. one base image, a snapshot per tenant, first writes (each copies 8 KiB); tenant1's origin reads limited to 1 MiB/s"
+brd_setup 64 3	# the base image and two COW devices: ramdisks
+base=/dev/ram0 cow1=/dev/ram1 cow2=/dev/ram2
 dd if=/dev/urandom of="$base" bs=1M count=64 oflag=direct status=none
 blockdev --setro "$base"
-cow1=$(losetup --find --show --direct-io=on /scratch/t/cow1.img)
-cow2=$(losetup --find --show --direct-io=on /scratch/t/cow2.img)
 odev=$(cat "/sys/block/$(basename "$base")/dev")
 echo "$odev rbps=1048576" > /sys/fs/cgroup/tenant1/io.max
 for target in cgsnap snapshot; do
@@ -97,15 +95,16 @@ for target in cgsnap snapshot; do
 done
 echo "(cgsnap: each tenant's copies are in its own io.stat and its own limit slows only it;"
 echo " snapshot: the copies are made by kcopyd in the root cgroup: no tenant sees or pays for them)"
-losetup -d "$cow1" "$cow2" "$base"
-rm -f /scratch/t/*.img
+blockdev --setrw "$base"
+rmmod dm_cgsnap dm_snapshot 2>/dev/null || true
+brd_cleanup
 
-screen "4. fio, 4 KiB random reads, QD32, 5 s: in-tree loop (direct I/O) vs cgloop, same file"
-truncate -s 256m /scratch/t/fio.img
-dd if=/dev/urandom of=/scratch/t/fio.img bs=1M count=256 conv=notrunc status=none
-ldev=$(losetup --find --show --direct-io=on /scratch/t/fio.img)
-cgblk_load cgloop backing=/scratch/t/fio.img
-for dev in "$ldev" /dev/cgloop0; do
+screen "4. fio, 4 KiB random reads, QD32, 5 s: in-tree loop (direct I/O) vs cgloop, over the same ramdisk"
+brd_setup 256 1
+dd if=/dev/urandom of=/dev/ram0 bs=1M count=256 oflag=direct status=none
+ldev=$(losetup --find --show --direct-io=on /dev/ram0)
+cgblk_load cgloop backing=/dev/ram0
+for dev in /dev/ram0 "$ldev" /dev/cgloop0; do
 	DEV=$dev SIZE=256M RUNTIME=5 RAMP=1 fio --output-format=json --output=/scratch/f.json \
 		"$CGBLK_TOP/tests/fio/randread-4k-qd32.fio"
 	python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]["read"]
@@ -115,7 +114,7 @@ print("%-12s %8d IOPS  p50 %6.1f us  p99 %6.1f us" % (sys.argv[2], j["iops"],
 done
 losetup -d "$ldev"
 cgblk_unload_all
-rmmod dm_snapshot 2>/dev/null || true
+brd_cleanup
 umount /scratch/t
 
 screen "done"
