@@ -253,6 +253,7 @@ static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
 	struct cgsnap_exception *e, *new_e = NULL;
 	struct cgsnap_pe *pe, *new_pe = NULL;
 	cgsnap_chunk_t new;
+	int ret;
 
 	if (can_sleep) {
 		new_pe = mempool_alloc(&s->pe_pool, GFP_NOIO);
@@ -294,11 +295,8 @@ static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
 		new_e = kmem_cache_alloc(cgsnap_exception_cache, gfp);
 		if (!new_pe || !new_e) {
 			spin_unlock(&s->lock);
-			if (new_pe)
-				mempool_free(new_pe, &s->pe_pool);
-			if (new_e)
-				kmem_cache_free(cgsnap_exception_cache, new_e);
-			return DM_MAPIO_REQUEUE;	/* to the defer work */
+			ret = DM_MAPIO_REQUEUE;	/* to the defer work */
+			goto out;
 		}
 	}
 	if (cgsnap_store_alloc_chunk(s, &new)) {
@@ -314,28 +312,25 @@ static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
 wouldblock:
 	spin_unlock(&s->lock);
 	bio_wouldblock_error(bio);
-	goto submitted;
+	ret = DM_MAPIO_SUBMITTED;
+	goto out;
 kill:
 	spin_unlock(&s->lock);
-	if (s->drop_pending)
+	if (READ_ONCE(s->drop_pending))
 		queue_work(s->commit_wq, &s->commit_work);
-	if (new_pe)
-		mempool_free(new_pe, &s->pe_pool);
-	if (new_e)
-		kmem_cache_free(cgsnap_exception_cache, new_e);
-	return DM_MAPIO_KILL;
+	ret = DM_MAPIO_KILL;
+	goto out;
 submitted:
-	if (new_pe)
-		mempool_free(new_pe, &s->pe_pool);
-	if (new_e)
-		kmem_cache_free(cgsnap_exception_cache, new_e);
-	return DM_MAPIO_SUBMITTED;
+	ret = DM_MAPIO_SUBMITTED;
+	goto out;
 remapped:
+	ret = DM_MAPIO_REMAPPED;
+out:
 	if (new_pe)
 		mempool_free(new_pe, &s->pe_pool);
 	if (new_e)
 		kmem_cache_free(cgsnap_exception_cache, new_e);
-	return DM_MAPIO_REMAPPED;
+	return ret;
 }
 
 /*

@@ -200,6 +200,20 @@ out:
 	return ret;
 }
 
+/* The in-memory metadata area and a zeroed one, for the final chunk size. */
+static int alloc_areas(struct cgsnap *s, char **error)
+{
+	s->exceptions_per_area = chunk_bytes(s) /
+				 sizeof(struct cgsnap_disk_exception);
+	s->area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
+	s->zero_area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
+	if (!s->area || !s->zero_area) {
+		*error = "Cannot allocate the metadata area";
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /**
  * cgsnap_store_load - read (or create) the exception store
  * @s: the snapshot, with its devices, store type and table chunk size set
@@ -252,15 +266,9 @@ int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error)
 	dh = buf;
 	if (le32_to_cpu(dh->magic) == 0) {
 		/* a new store */
-		s->exceptions_per_area = chunk_bytes(s) /
-					 sizeof(struct cgsnap_disk_exception);
-		ret = -ENOMEM;
-		s->area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
-		s->zero_area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
-		if (!s->area || !s->zero_area) {
-			*error = "Cannot allocate the metadata area";
+		ret = alloc_areas(s, error);
+		if (ret)
 			goto out;
-		}
 		ret = cgsnap_chunk_io(s, s->zero_area, area_location(s, 0),
 				      REQ_OP_WRITE);
 		if (!ret)
@@ -299,15 +307,9 @@ int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error)
 			goto out;
 		}
 	}
-	s->exceptions_per_area = chunk_bytes(s) /
-				 sizeof(struct cgsnap_disk_exception);
-	ret = -ENOMEM;
-	s->area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
-	s->zero_area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
-	if (!s->area || !s->zero_area) {
-		*error = "Cannot allocate the metadata area";
+	ret = alloc_areas(s, error);
+	if (ret)
 		goto out;
-	}
 	s->next_free = CGSNAP_HDR_CHUNKS + 1;
 	if (!s->valid)
 		DMWARN("Snapshot is marked invalid.");
