@@ -1,7 +1,8 @@
 #!/bin/bash
 # Benchmark (make bench): per-cgroup workers that scale.  1, 10, 100 and
 # 1000 cgroups read 128 MiB in all (each its share, 64 KiB direct reads)
-# at the same time through one cgloop device over a brd ramdisk; the
+# at the same time (all started, then let go together) through one cgloop
+# device over a brd ramdisk; the
 # aggregate throughput and the memory of the per-cgroup workers (slab
 # cache cgblk_worker, from /proc/slabinfo, at the peak) are compared with
 # one cgroup.  Three rounds each, medians.
@@ -25,14 +26,21 @@ for n in 1 10 100 1000; do
 	per=$(( TOTAL_MB * 16 / n ))	# 64 KiB blocks per cgroup
 	for r in 1 2 3; do
 		echo 3 > /proc/sys/vm/drop_caches
-		start=$(date +%s%N)
+		# Every reader waits on a shared lock that this shell holds
+		# until all are in place: starting N processes is not timed.
+		exec 9> /scratch/go
+		flock -x 9
 		for i in $(seq "$n"); do
 			( echo $BASHPID > "/sys/fs/cgroup/s$i/cgroup.procs" &&
-			  exec dd if=/dev/cgloop0 of=/dev/null bs=64k count=$per \
-				skip=$(( (i - 1) * per )) iflag=direct status=none ) &
+			  exec flock -s /scratch/go dd if=/dev/cgloop0 of=/dev/null bs=64k \
+				count=$per skip=$(( (i - 1) * per )) iflag=direct status=none ) &
 		done
+		wait_for 600 sh -c "[ \$(pgrep -c -x flock) -ge $n ]"
+		start=$(date +%s%N)
+		flock -u 9
 		wait || fail "$n cgroups: a reader failed"
 		end=$(date +%s%N)
+		exec 9>&-
 		mb=$(( per * n / 16 ))
 		mem=$(slab_bytes)
 		workers=$(grep -c '^/s' /sys/kernel/debug/cgblk/cgloop/cgloop0/workers) || workers=0
