@@ -88,7 +88,7 @@ for target in snapshot cgsnap; do
 		fio_fresh b 0 32M 30 "$CGBLK_OUT/shared-$target-$round.json"
 		pkill -f -- "--offset=128M" || fail "A was not running beside B any more"
 		wait $apid || true
-		wait_for 20 sh -c '! pgrep -f -- "--offset=128M"'
+		wait_for 20 sh -c '! pgrep -f -- "--offset=12[8]M"'	# [8]: not this sh itself
 		dmsetup remove --retry c
 		alone=$(fio_bw_kib "$CGBLK_OUT/alone-$target-$round.json")
 		shared=$(fio_bw_kib "$CGBLK_OUT/shared-$target-$round.json")
