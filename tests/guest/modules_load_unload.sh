@@ -7,6 +7,7 @@
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
 dbg=/sys/kernel/debug/cgblk
+is_loaded dm_mod || modprobe dm-mod	# dm-cgsnap is a device-mapper target
 for round in 1 2; do
 	insmod "$(ko cgblk_core)"
 	[ -d $dbg ] || fail "cgblk_core did not create $dbg"
