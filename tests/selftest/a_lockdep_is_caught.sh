@@ -1,8 +1,8 @@
 #!/bin/bash
 # Proves (debug kernel): a lockdep report in the kernel log fails a test
-# Runs first in the self-test boot (its name): any taint before it (the
-# atomic-sleep BUG, a KASAN report) turns lock debugging off for the boot.
-# whose script exits 0.
+# whose script exits 0.  Runs first in the self-test boot (its name): any
+# taint before it (the atomic-sleep BUG, a KASAN report) turns lock
+# debugging off for the rest of the boot.
 # kernels: debug
 # expect: fail kernel log: .*possible circular locking
 # timeout: 60
