@@ -64,8 +64,7 @@ struct cgsnap_cgstat {
 enum cgsnap_pe_phase {
 	CGSNAP_PE_START,	/* queued on the cgroup's worker */
 	CGSNAP_PE_READ,		/* origin read in flight */
-	CGSNAP_PE_WRITE,	/* COW write in flight */
-	CGSNAP_PE_COMMIT,	/* waiting for the metadata commit */
+	CGSNAP_PE_WRITE,	/* COW write in flight, then the commit */
 };
 
 /*
@@ -158,6 +157,8 @@ static inline cgsnap_chunk_t cgsnap_sector_to_chunk(struct cgsnap *s,
 
 /* store.c */
 int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error);
+int cgsnap_set_chunk_size(struct cgsnap *s, unsigned int chunk_size,
+			  char **error);
 void cgsnap_store_free(struct cgsnap *s);
 int cgsnap_store_alloc_chunk(struct cgsnap *s, cgsnap_chunk_t *chunk);
 int cgsnap_store_commit(struct cgsnap *s, struct list_head *batch,
@@ -181,7 +182,6 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work);
 void cgsnap_commit_work(struct work_struct *work);
 void cgsnap_defer_work(struct work_struct *work);
 struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old);
-void cgsnap_invalidate(struct cgsnap *s, int err);
 void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s);
 void cgsnap_stats_free(struct cgsnap *s);
 struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,

@@ -184,23 +184,6 @@ static void __invalidate(struct cgsnap *s, int err)
 	s->drop_pending = true;
 }
 
-/**
- * cgsnap_invalidate - make the snapshot Invalid
- * @s: the snapshot
- * @err: why (-EIO, -ENOSPC)
- *
- * The header is marked invalid and a table event raised by the commit work.
- *
- * Context: any context; takes s->lock.
- */
-void cgsnap_invalidate(struct cgsnap *s, int err)
-{
-	spin_lock(&s->lock);
-	__invalidate(s, err);
-	spin_unlock(&s->lock);
-	queue_work(s->commit_wq, &s->commit_work);
-}
-
 /* Not room for one more exception. */
 static void __out_of_space(struct cgsnap *s)
 {
@@ -547,7 +530,6 @@ static void queue_commit(struct cgsnap_pe *pe)
 {
 	struct cgsnap *s = pe->s;
 
-	pe->phase = CGSNAP_PE_COMMIT;
 	spin_lock(&s->lock);
 	list_add_tail(&pe->commit_entry, &s->to_commit);
 	spin_unlock(&s->lock);

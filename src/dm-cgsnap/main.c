@@ -222,25 +222,10 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	s->cow_sectors = compat_bdev_nr_sectors(s->cow->bdev);
 
 	if (chunk_size) {
-		/* same checks as dm-snapshot; store_load may replace it */
-		if (!is_power_of_2(chunk_size)) {
-			ti->error = "Chunk size is not a power of 2";
-			ret = -EINVAL;
+		/* store_load may replace it by the stored one */
+		ret = cgsnap_set_chunk_size(s, chunk_size, &ti->error);
+		if (ret)
 			goto bad;
-		}
-		if (chunk_size % (bdev_logical_block_size(s->cow->bdev) >> SECTOR_SHIFT) ||
-		    chunk_size % (bdev_logical_block_size(s->origin->bdev) >> SECTOR_SHIFT)) {
-			ti->error = "Chunk size is not a multiple of device blocksize";
-			ret = -EINVAL;
-			goto bad;
-		}
-		if (chunk_size > CGSNAP_MAX_CHUNK) {
-			ti->error = "Chunk size is too high (cgsnap takes up to 2048 sectors)";
-			ret = -EINVAL;
-			goto bad;
-		}
-		s->chunk_size = chunk_size;
-		s->chunk_shift = ilog2(chunk_size);
 	}
 
 	ret = bioset_init(&s->bs, 64, 0, BIOSET_NEED_BVECS);

@@ -129,11 +129,17 @@ static int write_header(struct cgsnap *s, bool valid)
 	return ret;
 }
 
-/*
- * Checks a chunk size as dm-snapshot does (power of two, a multiple of
- * both devices' logical block size) and sets it.
+/**
+ * cgsnap_set_chunk_size - check a chunk size as dm-snapshot does and set it
+ * @s: the snapshot, its devices got
+ * @chunk_size: sectors; a power of two, a multiple of both devices' logical
+ *	block size, at most CGSNAP_MAX_CHUNK
+ * @error: where to put the ti->error text
+ *
+ * Context: task context (the constructor).
+ * Return: 0 or -EINVAL with *@error set.
  */
-static int set_chunk_size(struct cgsnap *s, unsigned int chunk_size,
+int cgsnap_set_chunk_size(struct cgsnap *s, unsigned int chunk_size,
 			  char **error)
 {
 	if (!is_power_of_2(chunk_size)) {
@@ -238,7 +244,7 @@ int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error)
 	int ret;
 
 	if (!s->chunk_size) {
-		ret = set_chunk_size(s, max(CGSNAP_DEFAULT_CHUNK, lbs), error);
+		ret = cgsnap_set_chunk_size(s, max(CGSNAP_DEFAULT_CHUNK, lbs), error);
 		if (ret)
 			return ret;
 	}
@@ -298,7 +304,7 @@ int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error)
 		if (chunk_from_table)
 			DMWARN("chunk size %u in device metadata overrides table chunk size of %u.",
 			       on_disk, s->chunk_size);
-		ret = set_chunk_size(s, on_disk, error);
+		ret = cgsnap_set_chunk_size(s, on_disk, error);
 		if (ret)
 			goto out;
 		if (s->cow_sectors < 2ULL * s->chunk_size) {
