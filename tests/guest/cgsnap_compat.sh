@@ -19,7 +19,7 @@ for type in P PO; do
 	[ "$(md5 /dev/mapper/s1)" = "$origin_md5" ] || fail "$type: a fresh snapshot differs from its origin"
 	dmsetup table s1 | grep -Eq "^0 [0-9]+ cgsnap [0-9]+:[0-9]+ [0-9]+:[0-9]+ $type 16$" ||
 		fail "$type: table line: $(dmsetup table s1)"
-	fio_verify /dev/mapper/s1 16M
+	fio_verify /dev/mapper/s1 8M
 	# whole chunks (8 KiB) and a write across a chunk boundary
 	dd if=/dev/urandom of=/dev/mapper/s1 bs=64k count=16 seek=500 oflag=direct status=none
 	dd if=/dev/urandom of=/dev/mapper/s1 bs=1k count=3 seek=40959 oflag=direct status=none
@@ -67,7 +67,7 @@ dmsetup remove s1
 
 # transient
 dm_snap s3 cgsnap /dev/ram0 /dev/ram2 N 32
-fio_verify /dev/mapper/s3 16M
+fio_verify /dev/mapper/s3 8M
 dmsetup table s3 | grep -q " N 32$" || fail "N: table line $(dmsetup table s3)"
 log "N: status $(dm_info s3)"
 cat /sys/kernel/debug/cgblk/dm_cgsnap/dm-*@0 > "$CGBLK_OUT/cgsnap-stats.txt"
