@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # chart.sh RESULTS: a PNG chart (gnuplot) of every fio_peers.json below
 # RESULTS, next to it: IOPS of each job per target, relative to the raw
-# ramdisk (stacking) or to the in-tree snapshot target (snapshots).
+# ramdisk (stacking), to the in-tree loop over the same tmpfs file (jobs
+# marked @tmpfs) or to the in-tree snapshot target (snapshots).
 # Run by `make bench` on the host after the guest run.
 set -euo pipefail
 command -v gnuplot > /dev/null ||
@@ -20,6 +21,11 @@ for job in ("randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1", "randwrit
     if base:
         rows.append((job, [m.get(t + "/" + job, {}).get("iops", 0) / base["iops"]
                            for t in ("raw", "loop", "cgloop")] + [0, 0]))
+for job in ("randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1", "randwrite-4k-qd32",
+            "seqread-128k", "seqwrite-128k", "mixed-70-30"):
+    base = m.get("loop-tmpfs/" + job)
+    if base:
+        rows.append((job + "@tmpfs", [0, 1.0, m.get("cgloop-tmpfs/" + job, {}).get("iops", 0) / base["iops"], 0, 0]))
 for job in ("snap-first", "snap-over", "snap-read"):
     base = m.get("snapshot/" + job)
     if base:
@@ -31,9 +37,9 @@ with open(sys.argv[2], "w") as f:
 PY
 	kver=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kernel"])' "$json")
 	gnuplot <<GP
-set terminal pngcairo size 1200,500 noenhanced
+set terminal pngcairo size 1400,520 noenhanced
 set output "$dir/chart.png"
-set title "cgblk vs in-tree peers, kernel $kver (IOPS relative to raw ramdisk / to dm-snapshot; median)"
+set title "cgblk vs in-tree peers, kernel $kver (IOPS relative to the raw ramdisk; @tmpfs: to loop over the same tmpfs file; snap-: to dm-snapshot; medians)"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1

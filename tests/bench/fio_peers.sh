@@ -3,7 +3,9 @@
 # one boot, on the same brd ramdisk.  The fio jobs of tests/fio/ (4 KiB
 # random read and write at QD1 and QD32, 128 KiB sequential read and write,
 # a 70/30 mix) run on: the raw ramdisk, the in-tree loop driver over it
-# (direct I/O), and cgloop over it; then the snapshot targets (in-tree
+# (direct I/O), and cgloop over it; on a file on tmpfs (no direct I/O
+# there before 6.6: both buffered), the in-tree loop and cgloop over the
+# same file; then the snapshot targets (in-tree
 # snapshot and cgsnap, origin and COW on ramdisks, chunk 16 sectors) for the
 # first writes to fresh chunks (each needs a copy), overwrites and reads.
 # Every job runs ROUNDS times per target, targets in rotating order, with a
@@ -22,10 +24,14 @@ raw=$CGBLK_OUT/raw.txt
 brd_setup 256 3
 dd if=/dev/urandom of=/dev/ram0 bs=1M count=192 oflag=direct status=none
 dd if=/dev/urandom of=/dev/ram1 bs=1M count=96 oflag=direct status=none
+mkdir -p /scratch/tmpfs && mount -t tmpfs -o size=256M tmpfs /scratch/tmpfs
+dd if=/dev/urandom of=/scratch/tmpfs/img bs=1M count=192 status=none
 is_loaded loop || modprobe loop
 loopdev=$(losetup --find --show --direct-io=on /dev/ram0)
-cgblk_load cgloop backing=/dev/ram0
-wait_for 10 test -b /dev/cgloop0
+looptmp=$(losetup --find --show /scratch/tmpfs/img)
+cgblk_load cgloop backing=/dev/ram0,/scratch/tmpfs/img
+wait_for 10 test -b /dev/cgloop1
+log "cgloop1 over the tmpfs file: direct_io=$(cgloop_attr 1 direct_io); loop: dio=$(cat /sys/block/${looptmp#/dev/}/loop/dio)"
 
 busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 
@@ -68,11 +74,13 @@ rotate() {
 for job in $JOBS; do
 	DEV=/dev/ram0 RUNTIME=1 fio --output=/dev/null "$CGBLK_TOP/tests/fio/$job.fio" # warm-up
 	for r in $(seq "$ROUNDS"); do
-		for t in $(rotate "$r" raw loop cgloop); do
+		for t in $(rotate "$r" raw loop cgloop loop-tmpfs cgloop-tmpfs); do
 			case $t in
 			raw) dev=/dev/ram0 ;;
 			loop) dev=$loopdev ;;
 			cgloop) dev=/dev/cgloop0 ;;
+			loop-tmpfs) dev=$looptmp ;;
+			cgloop-tmpfs) dev=/dev/cgloop1 ;;
 			esac
 			run $t $dev "$CGBLK_TOP/tests/fio/$job.fio"
 		done
@@ -80,6 +88,7 @@ for job in $JOBS; do
 	log "stacking: $job done"
 done
 losetup -d "$loopdev"
+losetup -d "$looptmp"
 
 # --- snapshots: fresh-chunk writes, overwrites, reads ---
 is_loaded dm_snapshot || modprobe dm-snapshot
@@ -150,20 +159,23 @@ jobs = []
 for (t, job) in runs:
     if job not in jobs:
         jobs.append(job)
-lines = ["kernel %s, brd ramdisk backing, fio libaio direct, median of %s runs" % (kver, rounds), "",
-         "| job | target | IOPS | MiB/s | p50 us | p99 us | CPU us/IO | vs raw | vs loop |",
+lines = ["kernel %s, fio libaio direct on the device, median of %s runs; backing: brd ramdisk (raw, loop with direct I/O, cgloop), "
+         "or a file on tmpfs (loop-tmpfs, cgloop-tmpfs: buffered)" % (kver, rounds), "",
+         "| job | target | IOPS | MiB/s | p50 us | p99 us | CPU us/IO | vs raw | vs loop (same backing) |",
          "|---|---|---|---|---|---|---|---|---|"]
 for job in jobs:
     if job.startswith("snap-"):
         continue
-    for t in ("raw", "loop", "cgloop"):
+    for t in ("raw", "loop", "cgloop", "loop-tmpfs", "cgloop-tmpfs"):
         m = med.get((t, job))
         if not m:
             continue
         r = med.get(("raw", job))
-        l = med.get(("loop", job))
-        lines.append("| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %.2fx | %.2fx |" % (
-            job, t, m[0], m[1] / 1024, m[2], m[3], m[4], m[0] / r[0], m[0] / l[0]))
+        l = med.get(("loop-tmpfs" if t.endswith("-tmpfs") else "loop", job))
+        vr = "%.2fx" % (m[0] / r[0]) if r and not t.endswith("-tmpfs") else ""
+        vl = "%.2fx" % (m[0] / l[0]) if l else ""
+        lines.append("| %s | %s | %d | %.1f | %.1f | %.1f | %.1f | %s | %s |" % (
+            job, t, m[0], m[1] / 1024, m[2], m[3], m[4], vr, vl))
 lines += ["", "| snapshot phase (4 KiB, QD32, chunk 16 sectors) | target | IOPS | MiB/s | p50 us | p99 us | CPU us/IO | cgsnap vs snapshot |",
           "|---|---|---|---|---|---|---|---|"]
 for job in ("snap-first", "snap-over", "snap-read"):
@@ -181,6 +193,8 @@ def ratio(a, b, job):
 if ("cgloop", "randread-4k-qd32") in med:
     goals.append("cgloop / loop, 4 KiB random read QD32: %.2fx (goal >= 1.0x, aim 1.1x)" % ratio("cgloop", "loop", "randread-4k-qd32"))
     goals.append("cgloop / raw,  4 KiB random read QD32: %.2fx (goal >= 0.9x)" % ratio("cgloop", "raw", "randread-4k-qd32"))
+if ("cgloop-tmpfs", "randread-4k-qd32") in med:
+    goals.append("cgloop / loop over a tmpfs file, 4 KiB random read QD32: %.2fx" % ratio("cgloop-tmpfs", "loop-tmpfs", "randread-4k-qd32"))
 if ("cgsnap", "snap-first") in med:
     goals.append("cgsnap / snapshot, first writes: %.2fx (goal >= 2x)" % ratio("cgsnap", "snapshot", "snap-first"))
 lines += [""] + goals
@@ -198,4 +212,5 @@ for f in "$CGBLK_OUT"/profile-*.txt; do
 done
 cgblk_unload_all
 rmmod dm_snapshot
+umount /scratch/tmpfs
 brd_cleanup
