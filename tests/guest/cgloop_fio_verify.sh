@@ -21,8 +21,8 @@ done
 [ "$(blockdev --getsize64 /dev/cgloop2)" = $((160 << 20)) ] || fail "cgloop2 has the wrong size"
 
 for n in 0 1 2; do
-	fio_verify /dev/cgloop$n 48M --direct=1
-	fio_verify /dev/cgloop$n 48M --direct=0 --offset=48M
+	fio_verify /dev/cgloop$n 24M --direct=1
+	fio_verify /dev/cgloop$n 24M --direct=0 --offset=48M
 	log "cgloop$n: fio verify passed, direct and buffered"
 done
 
