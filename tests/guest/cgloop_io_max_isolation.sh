@@ -13,9 +13,12 @@
 
 brd_setup 512 2
 ext4_on /dev/ram0 /scratch/ext4
-# written, not sparse: overwrites need no allocation (nor ext4's journal)
-dd if=/dev/zero of=/scratch/ext4/img bs=1M count=448 status=none
-dd if=/dev/zero of=/dev/ram1 bs=1M count=448 oflag=direct status=none
+# Written, not sparse, where the writers write (the fast one from 0 through
+# 200 MiB, the slow one ~5 MiB a run from 256 MiB): overwrites need no
+# allocation (nor ext4's journal), and brd has its pages.
+dd if=/dev/zero of=/scratch/ext4/img bs=1M count=264 status=none
+truncate -s 448M /scratch/ext4/img
+dd if=/dev/zero of=/dev/ram1 bs=1M count=264 oflag=direct status=none
 sync
 cgblk_load cgloop backing=/dev/ram1,/scratch/ext4/img
 cg_setup t_fast t_slow
