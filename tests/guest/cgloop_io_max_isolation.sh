@@ -37,7 +37,6 @@ shared_run() {
 	write_for t_fast /dev/cgloop$1 0 $2
 	wait
 }
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 for n in 0 1; do
 	case $n in

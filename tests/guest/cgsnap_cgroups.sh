@@ -129,7 +129,7 @@ for target in snapshot cgsnap; do
 		log "$target round $round: B alone $alone KiB/s, beside limited A $shared KiB/s ($r%)"
 		ratios="$ratios $r"
 	done
-	med=$(echo $ratios | tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+	med=$(median $ratios)
 	log "RESULT isolation $target: B keeps $med% (rounds:$ratios); A's COW writes by io.stat: $(io_stat_bytes a "$cddev" wbytes) B in all"
 	[ $target = snapshot ] || [ "$med" -ge 80 ] || fail "$target: B kept only $med% beside a limited A"
 done

@@ -149,6 +149,9 @@ io_stat_bytes() {
 # dev_written_bytes NAME: bytes written to /sys/block/NAME so far.
 dev_written_bytes() { awk '{print $7 * 512}' "/sys/block/$1/stat"; }
 
+# median NUMBER...: the median (the upper middle one of an even count).
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 # fio_bw_kib JSON: write bandwidth in KiB/s of all jobs in fio's JSON output.
 fio_bw_kib() {
 	python3 -c 'import json, sys
