@@ -23,13 +23,14 @@ fresh() {	# TARGET: a new snapshot "c" on a zeroed COW header
 	dm_snap c "$1" /dev/ram0 /dev/ram1 P $CHUNK
 }
 
-# fio_fresh CGROUP OFFSET SIZE SECONDS OUT: 4 KiB direct writes, each to
-# the first half of a fresh chunk (write 4 KiB, skip 4 KiB), from OFFSET
-# through SIZE, or until SECONDS have passed.
+# fio_fresh CGROUP OFFSET SIZE SECONDS OUT [FIO OPTIONS]: 4 KiB direct
+# writes, each to the first half of a fresh chunk (write 4 KiB, skip
+# 4 KiB), from OFFSET through SIZE, or until SECONDS have passed; at queue
+# depth 1 unless the options say otherwise.
 fio_fresh() {
 	cg_run "$1" "fio --name=w --filename=/dev/mapper/c --rw=write:4k --bs=4k \
 		--ioengine=psync --direct=1 --offset=$2 --size=$3 \
-		--runtime=$4 --output-format=json --output=$5 > /dev/null"
+		--runtime=$4 --output-format=json --output=$5 ${6:-} > /dev/null"
 }
 
 cg_setup a b
@@ -98,9 +99,7 @@ b_alone() {
 b_shared() {
 	local apid
 	fresh_delayed $1
-	cg_run a "fio --name=a --filename=/dev/mapper/c --rw=write:4k --bs=4k \
-		--ioengine=libaio --iodepth=16 --direct=1 --offset=128M --size=64M \
-		--runtime=120 --output-format=json --output=/dev/null > /dev/null" &
+	fio_fresh a 128M 64M 120 /dev/null "--ioengine=libaio --iodepth=16" &
 	apid=$!
 	sleep 1
 	fio_fresh b 0 16M 6 "$CGBLK_OUT/shared-$1-$2.json"
