@@ -40,13 +40,7 @@ done
 # where the CPU goes with 1 and with 1000 cgroups (one profiled run each)
 if command -v perf > /dev/null; then
 	for n in 1 1000; do
-		perf record -q -e cpu-clock -a -o /scratch/perf.data -- \
-			/scratch/cgio /dev/cgloop0 "$NPROC" "$n" "$SECS" 65536 s > /dev/null 2>&1 ||
-			{ log "perf record failed: $n cgroups not profiled"; continue; }
-		perf report -i /scratch/perf.data --stdio --no-children --sort sym \
-			--percent-limit 1 2> /dev/null | grep -v '^#' | grep -v '^$' | head -30 \
-			> "$CGBLK_OUT/profile-${n}cg.txt"
-		rm -f /scratch/perf.data
+		perf_profile ${n}cg /scratch/cgio /dev/cgloop0 "$NPROC" "$n" "$SECS" 65536 s
 	done
 fi
 
@@ -73,11 +67,7 @@ json.dump({"kernel": kver, "processes": int(nproc), "results": res}, open(out + 
 print("\n".join(lines))
 PY
 [ -s "$CGBLK_OUT/summary.txt" ] || fail "no summary written"
-for f in "$CGBLK_OUT"/profile-*.txt; do
-	[ -s "$f" ] || continue
-	{ echo; echo "$(basename "$f" .txt): top symbols, cpu-clock samples of the whole guest"; echo '```'; head -15 "$f"; echo '```'; } |
-		tee -a "$CGBLK_OUT/summary.txt"
-done
+profiles_to_summary
 cgblk_unload_all
 find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -name 's*' -type d -exec rmdir {} +
 brd_cleanup

@@ -15,14 +15,14 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 m = d["median"]
 rows = []
-for job in ("randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1", "randwrite-4k-qd32",
-            "seqread-128k", "seqwrite-128k", "mixed-70-30"):
+JOBS = ("randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1", "randwrite-4k-qd32",
+        "seqread-128k", "seqwrite-128k", "mixed-70-30")
+for job in JOBS:
     base = m.get("raw/" + job)
     if base:
         rows.append((job, [m.get(t + "/" + job, {}).get("iops", 0) / base["iops"]
                            for t in ("raw", "loop", "cgloop")] + [0, 0]))
-for job in ("randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1", "randwrite-4k-qd32",
-            "seqread-128k", "seqwrite-128k", "mixed-70-30"):
+for job in JOBS:
     base = m.get("loop-tmpfs/" + job)
     if base:
         rows.append((job + "@tmpfs", [0, 1.0, m.get("cgloop-tmpfs/" + job, {}).get("iops", 0) / base["iops"], 0, 0]))

@@ -118,28 +118,16 @@ for r in $(seq "$ROUNDS"); do
 done
 
 # --- where the CPU goes: one profiled run of the jobs the goals are read on ---
-# (cpu-clock samples of the whole guest, call graphs off; perf from the
-# host's root, it works on every kernel of the matrix)
-profile() {	# NAME DEV JOBFILE
-	if ! perf record -q -e cpu-clock -a -o "/scratch/$1.data" -- \
-		env DEV="$2" fio --output=/dev/null "$3" > /dev/null 2>&1; then
-		log "perf record failed: $1 not profiled"
-		return
-	fi
-	perf report -i "/scratch/$1.data" --stdio --no-children --sort sym \
-		--percent-limit 1 2> /dev/null | grep -v '^#' | grep -v '^$' | head -30 \
-		> "$CGBLK_OUT/profile-$1.txt"
-	rm -f "/scratch/$1.data"
-}
 if command -v perf > /dev/null; then
 	loopdev=$(losetup --find --show --direct-io=on /dev/ram0)
-	profile loop-randread-4k-qd32 "$loopdev" "$CGBLK_TOP/tests/fio/randread-4k-qd32.fio"
-	profile cgloop-randread-4k-qd32 /dev/cgloop0 "$CGBLK_TOP/tests/fio/randread-4k-qd32.fio"
+	qd32=$CGBLK_TOP/tests/fio/randread-4k-qd32.fio
+	perf_profile loop-randread-4k-qd32 env DEV="$loopdev" fio --output=/dev/null "$qd32"
+	perf_profile cgloop-randread-4k-qd32 env DEV=/dev/cgloop0 fio --output=/dev/null "$qd32"
 	losetup -d "$loopdev"
 	for t in snapshot cgsnap; do
 		dd if=/dev/zero of=/dev/ram2 bs=1M count=1 oflag=direct status=none
 		dm_snap b $t /dev/ram1 /dev/ram2 P 16
-		profile $t-first /dev/mapper/b /scratch/snap-first.fio
+		perf_profile $t-first env DEV=/dev/mapper/b fio --output=/dev/null /scratch/snap-first.fio
 		dmsetup remove --retry b
 	done
 	log "profiles: $(ls "$CGBLK_OUT" | grep -c '^profile-') written"
@@ -205,11 +193,7 @@ json.dump({"kernel": kver, "rounds": int(rounds),
 print("\n".join(lines))
 PY
 [ -s "$CGBLK_OUT/summary.txt" ] || fail "no summary written"
-for f in "$CGBLK_OUT"/profile-*.txt; do
-	[ -s "$f" ] || continue
-	{ echo; echo "$(basename "$f" .txt): top symbols, cpu-clock samples of the whole guest"; echo '```'; head -15 "$f"; echo '```'; } |
-		tee -a "$CGBLK_OUT/summary.txt"
-done
+profiles_to_summary
 cgblk_unload_all
 rmmod dm_snapshot
 umount /scratch/tmpfs

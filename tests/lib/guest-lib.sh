@@ -241,3 +241,30 @@ md5() { md5sum < "$1" | cut -d' ' -f1; }
 fill_random() {
 	dd if=/dev/urandom of="$1" bs=1M count="$2" oflag=direct status=none
 }
+
+# perf_profile NAME COMMAND...: COMMAND run under perf record (cpu-clock
+# samples of the whole guest, no call graphs; the host's perf, over 9p,
+# works on every kernel of the matrix); its top symbols go to
+# $CGBLK_OUT/profile-NAME.txt.  A failed record is logged, not fatal.
+perf_profile() {
+	local name=$1; shift
+	if ! perf record -q -e cpu-clock -a -o "/scratch/$name.data" -- "$@" > /dev/null 2>&1; then
+		log "perf record failed: $name not profiled"
+		return 0
+	fi
+	perf report -i "/scratch/$name.data" --stdio --no-children --sort sym \
+		--percent-limit 1 2> /dev/null | grep -v '^#' | grep -v '^$' | head -30 \
+		> "$CGBLK_OUT/profile-$name.txt"
+	rm -f "/scratch/$name.data"
+}
+
+# profiles_to_summary: the top of every profile perf_profile wrote, added
+# to $CGBLK_OUT/summary.txt and printed.
+profiles_to_summary() {
+	local f
+	for f in "$CGBLK_OUT"/profile-*.txt; do
+		[ -s "$f" ] || continue
+		{ echo; echo "$(basename "$f" .txt): top symbols, cpu-clock samples of the whole guest"; echo '```'; head -15 "$f"; echo '```'; } |
+			tee -a "$CGBLK_OUT/summary.txt"
+	done
+}
