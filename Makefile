@@ -69,7 +69,7 @@ KERNEL	?= 6.1
 bench:
 	$(CURDIR)/tests/run --kernels "$(KERNEL)" --suites bench --tests "$(TESTS)" \
 		--results $(RESULTS)/bench; rc=$$?; \
-	$(CURDIR)/tests/bench/chart.sh $(RESULTS)/bench || rc=1; exit $$rc
+	$(CURDIR)/tests/lib/bench-chart.sh $(RESULTS)/bench || rc=1; exit $$rc
 
 # make demo [KERNEL=5.10]: the demonstration, in a few screens of text.
 DEMO_KERNEL ?= 5.10

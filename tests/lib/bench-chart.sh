@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# chart.sh RESULTS: a PNG chart (gnuplot) of every fio_peers.json below
+# bench-chart.sh RESULTS: a PNG chart (gnuplot) of every fio_peers.json below
 # RESULTS, next to it: IOPS of each job per target, relative to the raw
 # ramdisk (stacking), to the in-tree loop over the same tmpfs file (jobs
 # marked @tmpfs) or to the in-tree snapshot target (snapshots).
-# Run by `make bench` on the host after the guest run.
+# Run by `make bench` on the host after the guest run (it lives in tests/lib,
+# not tests/bench, because every script in tests/bench runs in the guest).
 set -euo pipefail
 command -v gnuplot > /dev/null ||
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox > /dev/null
