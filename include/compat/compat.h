@@ -220,6 +220,16 @@ static inline void compat_cleanup_disk(struct gendisk *disk)
 #endif
 
 /*
+ * Without it (5.10) blk-mq gives a single-queue device mq-deadline, as it
+ * gives the in-tree loop there.
+ */
+#ifdef COMPAT_HAS_BLK_MQ_F_NO_SCHED_BY_DEFAULT
+#define COMPAT_BLK_MQ_F_NO_SCHED_BY_DEFAULT	BLK_MQ_F_NO_SCHED_BY_DEFAULT
+#else
+#define COMPAT_BLK_MQ_F_NO_SCHED_BY_DEFAULT	0
+#endif
+
+/*
  * block_device_operations.open/.release: declare them with
  *   static int foo_open(COMPAT_BDOPS_OPEN_ARGS)
  *   static void foo_release(COMPAT_BDOPS_RELEASE_ARGS)

