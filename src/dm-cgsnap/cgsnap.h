@@ -5,8 +5,11 @@
  * Locking: s->lock (a spinlock, never held across I/O, allocation that may
  * sleep, bio_set_dev() or blkg association) protects the exception tables,
  * the pending exceptions and their waiting bios, the store's allocation
- * cursor and the valid/overflow state.  The on-disk metadata area is only
- * touched by the commit work (one at a time: an ordered workqueue).
+ * cursor and the valid/overflow state.  s->commit_lock (irq-safe: COW
+ * writes complete in any context) protects only the list of copied
+ * exceptions waiting for the commit; it nests in nothing and nothing nests
+ * in it.  The on-disk metadata area is only touched by the commit work
+ * (one at a time: an ordered workqueue).
  */
 #ifndef _DM_CGSNAP_H
 #define _DM_CGSNAP_H
@@ -82,7 +85,7 @@ struct cgsnap_pe {
 	struct bio *full_bio;		/* a whole-chunk write that is the copy */
 	void *buf;			/* copy buffer (s->buf_pool) */
 	struct cgsnap_cgstat *stat;
-	struct cgblk_offload_ctx octx;	/* the one copy bio in flight */
+	struct cgblk_offload_ctx octx;	/* the origin read's completion */
 	unsigned int nr_waiters;
 	enum cgsnap_pe_phase phase;
 	int error;
@@ -121,6 +124,7 @@ struct cgsnap {
 	void *area;			/* the current metadata area (P) */
 	void *zero_area;
 
+	spinlock_t commit_lock;		/* to_commit; taken in IRQ context */
 	struct list_head to_commit;
 	struct work_struct commit_work;
 	struct workqueue_struct *commit_wq;

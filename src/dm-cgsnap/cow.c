@@ -15,8 +15,9 @@
  *                                   a clone of it goes to the COW chunk;
  *                                   else read the origin chunk, associated
  *                                   with the writer's blkcg
- *  completion (task context, via    write the chunk to the COW device,
- *  cgblk_offload)                   associated likewise
+ *  read completion (task context,   write the chunk to the COW device,
+ *  via cgblk_offload)               associated likewise
+ *  write completion (any context)   queue the pe for the commit
  *  commit work                      add the exception to the metadata area
  *                                   and write it (flush + FUA); then the
  *                                   exception is complete: waiting writes
@@ -526,17 +527,24 @@ void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s)
 	spin_unlock(&s->stat_lock);
 }
 
+/*
+ * Hand a copied (or failed) pe to the commit work.
+ *
+ * Context: any context, including hard interrupts.
+ */
 static void queue_commit(struct cgsnap_pe *pe)
 {
 	struct cgsnap *s = pe->s;
+	unsigned long flags;
 
-	spin_lock(&s->lock);
+	spin_lock_irqsave(&s->commit_lock, flags);
 	list_add_tail(&pe->commit_entry, &s->to_commit);
-	spin_unlock(&s->lock);
+	spin_unlock_irqrestore(&s->commit_lock, flags);
 	queue_work(s->commit_wq, &s->commit_work);
 }
 
-static void copy_endio(struct bio *bio);
+static void read_endio(struct bio *bio);
+static void write_endio(struct bio *bio);
 
 static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
 			    sector_t sector, compat_opf_t opf)
@@ -553,18 +561,22 @@ static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
 		return;
 	}
 	cgblk_bio_associate(bio, &pe->work.charge);
-	bio->bi_end_io = copy_endio;
 	bio->bi_private = pe;
-	cgblk_bio_set_complete_in_task(bio, &pe->octx);
+	if (pe->phase == CGSNAP_PE_READ) {
+		/* its completion issues the COW write: task context needed */
+		bio->bi_end_io = read_endio;
+		cgblk_bio_set_complete_in_task(bio, &pe->octx);
+	} else {
+		bio->bi_end_io = write_endio;
+	}
 	submit_bio(bio);
 }
 
 /*
- * Completion of a copy bio (origin read, COW write, or the clone of a
- * whole-chunk write), in task context: cgblk_offload took it there.  The
- * COW write is issued from here, associated with the writer's blkcg.
+ * Completion of the origin read, in task context (cgblk_offload took it
+ * there): issues the COW write, associated with the writer's blkcg.
  */
-static void copy_endio(struct bio *bio)
+static void read_endio(struct bio *bio)
 {
 	struct cgsnap_pe *pe = bio->bi_private;
 	struct cgsnap *s = pe->s;
@@ -573,16 +585,30 @@ static void copy_endio(struct bio *bio)
 	bio_put(bio);
 	if (status) {
 		pe->error = blk_status_to_errno(status);
-		goto commit;
-	}
-	if (pe->phase == CGSNAP_PE_READ) {
-		pe->phase = CGSNAP_PE_WRITE;
-		submit_copy_bio(pe, s->cow->bdev,
-				cgsnap_chunk_to_sector(s, pe->e->new),
-				REQ_OP_WRITE);
+		mempool_free(pe->buf, s->buf_pool);
+		pe->buf = NULL;
+		queue_commit(pe);
 		return;
 	}
-commit:
+	pe->phase = CGSNAP_PE_WRITE;
+	submit_copy_bio(pe, s->cow->bdev, cgsnap_chunk_to_sector(s, pe->e->new),
+			REQ_OP_WRITE);
+}
+
+/*
+ * Completion of the COW write (or of the clone of a whole-chunk write), in
+ * whatever context the COW device completes it: it only frees the buffer
+ * and queues the commit, which may be done from a hard interrupt, so it
+ * needs no hand-off to task context.
+ */
+static void write_endio(struct bio *bio)
+{
+	struct cgsnap_pe *pe = bio->bi_private;
+	struct cgsnap *s = pe->s;
+
+	if (bio->bi_status)
+		pe->error = blk_status_to_errno(bio->bi_status);
+	bio_put(bio);
 	if (pe->buf) {
 		mempool_free(pe->buf, s->buf_pool);
 		pe->buf = NULL;
@@ -631,10 +657,9 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		clone = compat_bio_alloc_clone(s->cow->bdev, bio, GFP_NOIO,
 					       &s->bs);
 		clone->bi_iter.bi_sector = cgsnap_chunk_to_sector(s, pe->e->new);
-		clone->bi_end_io = copy_endio;
+		clone->bi_end_io = write_endio;
 		clone->bi_private = pe;
 		pe->phase = CGSNAP_PE_WRITE;
-		cgblk_bio_set_complete_in_task(clone, &pe->octx);
 		submit_bio(clone);
 		return;
 	}
@@ -710,16 +735,16 @@ void cgsnap_commit_work(struct work_struct *work)
 		unsigned int room = cgsnap_store_room(s), n = 0;
 		int ret = 0;
 
-		spin_lock(&s->lock);
+		spin_lock_irq(&s->commit_lock);
 		list_for_each_entry_safe(pe, tmp, &s->to_commit, commit_entry) {
-			if (pe->error || !s->valid) {
+			if (pe->error || !READ_ONCE(s->valid)) {
 				list_move_tail(&pe->commit_entry, &failed);
 			} else if (n < room) {
 				list_move_tail(&pe->commit_entry, &batch);
 				n++;
 			}
 		}
-		spin_unlock(&s->lock);
+		spin_unlock_irq(&s->commit_lock);
 		if (list_empty(&batch) && list_empty(&failed))
 			break;
 

@@ -180,6 +180,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	s->valid = true;
 	spin_lock_init(&s->lock);
 	spin_lock_init(&s->stat_lock);
+	spin_lock_init(&s->commit_lock);
 	INIT_LIST_HEAD(&s->stats);
 	INIT_LIST_HEAD(&s->to_commit);
 	bio_list_init(&s->deferred);
