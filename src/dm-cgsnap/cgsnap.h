@@ -82,7 +82,8 @@ struct cgsnap_pe {
 	struct cgsnap *s;
 	struct cgsnap_exception *e;	/* preallocated, inserted at commit */
 	struct bio_list bios;		/* waiting writes, in arrival order */
-	struct bio *full_bio;		/* a whole-chunk write that is the copy */
+	struct bio *full_bio;		/* a write the copy carries: a whole-chunk
+					 * one, or the first partial one, merged */
 	void *buf;			/* copy buffer (s->buf_pool) */
 	struct cgsnap_cgstat *stat;
 	struct cgblk_offload_ctx octx;	/* the origin read's completion */
@@ -143,7 +144,8 @@ struct cgsnap {
 	spinlock_t stat_lock;
 	struct list_head stats;
 	unsigned int nr_stats;
-	atomic64_t copies, full_writes, waiters, commits, cow_allocated;
+	atomic64_t copies, full_writes, merged_writes, waiters, commits;
+	atomic64_t cow_allocated;
 	struct dentry *debugfs;
 };
 

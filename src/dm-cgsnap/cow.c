@@ -15,14 +15,16 @@
  *                                   a clone of it goes to the COW chunk;
  *                                   else read the origin chunk, associated
  *                                   with the writer's blkcg
- *  read completion (task context,   write the chunk to the COW device,
- *  via cgblk_offload)               associated likewise
+ *  read completion (task context,   merge the first waiting write into
+ *  via cgblk_offload)               the chunk; write the chunk to the COW
+ *                                   device, associated likewise
  *  write completion (any context)   queue the pe for the commit
  *  commit work                      add the exception to the metadata area
  *                                   and write it (flush + FUA); then the
  *                                   exception is complete: waiting writes
  *                                   are remapped to the COW chunk and
- *                                   resubmitted, a whole-chunk write ends.
+ *                                   resubmitted, the write the copy
+ *                                   carried ends.
  *
  * No lock is held across I/O, allocation that may sleep or bio_set_dev();
  * the map path never waits, so nothing it queued on current->bio_list can
@@ -34,6 +36,7 @@
 #include <linux/cgroup.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/uio.h>
 
 #include "cgsnap.h"
 
@@ -511,9 +514,10 @@ void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s)
 {
 	struct cgsnap_cgstat *st;
 
-	seq_printf(m, "copies %lld\nfull_chunk_writes %lld\nwaiters %lld\ncommits %lld\nchunks_allocated %lld\n",
+	seq_printf(m, "copies %lld\nfull_chunk_writes %lld\nmerged_writes %lld\nwaiters %lld\ncommits %lld\nchunks_allocated %lld\n",
 		   (long long)atomic64_read(&s->copies),
 		   (long long)atomic64_read(&s->full_writes),
+		   (long long)atomic64_read(&s->merged_writes),
 		   (long long)atomic64_read(&s->waiters),
 		   (long long)atomic64_read(&s->commits),
 		   (long long)atomic64_read(&s->cow_allocated));
@@ -573,14 +577,37 @@ static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
 }
 
 /*
+ * Copy the data of @bio, a write within the pe's chunk, over the origin's
+ * chunk in pe->buf.
+ */
+static void merge_write(struct cgsnap *s, struct cgsnap_pe *pe, struct bio *bio)
+{
+	sector_t offset = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
+	size_t off = (offset & (s->chunk_size - 1)) << SECTOR_SHIFT;
+	struct bvec_iter it;
+	struct bio_vec bv;
+
+	bio_for_each_segment(bv, bio, it) {
+		struct iov_iter from;
+
+		iov_iter_bvec(&from, WRITE, &bv, 1, bv.bv_len);
+		off += copy_from_iter(pe->buf + off, bv.bv_len, &from);
+	}
+}
+
+/*
  * Completion of the origin read, in task context (cgblk_offload took it
- * there): issues the COW write, associated with the writer's blkcg.
+ * there).  The first write waiting on the pe (the one that needed the
+ * copy) is merged into the copied chunk: it is then done by the COW write
+ * and ends with the commit, with no write of its own.  Then issues the COW
+ * write, associated with the writer's blkcg.
  */
 static void read_endio(struct bio *bio)
 {
 	struct cgsnap_pe *pe = bio->bi_private;
 	struct cgsnap *s = pe->s;
 	blk_status_t status = bio->bi_status;
+	struct bio *first;
 
 	bio_put(bio);
 	if (status) {
@@ -589,6 +616,17 @@ static void read_endio(struct bio *bio)
 		pe->buf = NULL;
 		queue_commit(pe);
 		return;
+	}
+	spin_lock(&s->lock);
+	first = bio_list_peek(&pe->bios);
+	if (first && bio_op(first) == REQ_OP_WRITE && bio_has_data(first))
+		pe->full_bio = bio_list_pop(&pe->bios);
+	else
+		first = NULL;
+	spin_unlock(&s->lock);
+	if (first) {
+		merge_write(s, pe, first);
+		atomic64_inc(&s->merged_writes);
 	}
 	pe->phase = CGSNAP_PE_WRITE;
 	submit_copy_bio(pe, s->cow->bdev, cgsnap_chunk_to_sector(s, pe->e->new),
