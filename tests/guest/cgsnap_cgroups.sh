@@ -54,6 +54,12 @@ for target in snapshot cgsnap; do
 			fail "A's io.stat has $rb B read from the origin for $copies copies of $((CHUNK * 512)) B"
 		[ "$wb" -ge $((copies * CHUNK * 512 * 9 / 10)) ] ||
 			fail "A's io.stat has $wb B written to the COW device for $copies copies"
+		# each copy was made for a 4 KiB write to a fresh chunk, which the
+		# COW write carries (merged into the copied chunk)
+		all=$(echo "$st" | awk '$1 == "copies" { print $2 }')
+		merged=$(echo "$st" | awk '$1 == "merged_writes" { print $2 }')
+		[ -n "$merged" ] && [ "$merged" -eq "$all" ] ||
+			fail "$all copies for partial writes, but ${merged:-no} merged writes"
 		# 1 MiB/s of copy reads allow 128 copies (512 KiB of 4 KiB writes) a second
 		[ "$bw" -le 1024 ] || fail "A wrote fresh chunks at $bw KiB/s through a 1 MiB/s read limit"
 	fi
