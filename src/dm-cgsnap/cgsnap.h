@@ -82,8 +82,8 @@ struct cgsnap_pe {
 	struct cgsnap *s;
 	struct cgsnap_exception *e;	/* preallocated, inserted at commit */
 	struct bio_list bios;		/* waiting writes, in arrival order */
-	struct bio *full_bio;		/* a write the copy carries: a whole-chunk
-					 * one, or the first partial one, merged */
+	/* the write the copy carries: a whole-chunk one, or the first partial one, merged */
+	struct bio *full_bio;
 	void *buf;			/* copy buffer (s->buf_pool) */
 	struct cgsnap_cgstat *stat;
 	struct cgblk_offload_ctx octx;	/* the origin read's completion */

@@ -18,7 +18,7 @@
  *  read completion (task context,   merge the first waiting write into
  *  via cgblk_offload)               the chunk; write the chunk to the COW
  *                                   device, associated likewise
- *  write completion (any context)   queue the pe for the commit
+ *  write completion (any context)   hand the pe to the commit work
  *  commit work                      add the exception to the metadata area
  *                                   and write it (flush + FUA); then the
  *                                   exception is complete: waiting writes

@@ -12,7 +12,6 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +38,7 @@ static void die(const char *what)
 static void child(const char *dev, int i, int cg, double secs, size_t bs,
 		  const char *prefix, int ready, int go, int res)
 {
-	uint64_t result[2] = { 0, 0 }, blocks, x = 0x9e3779b97f4a7c15ULL * (i + 1);
+	unsigned long long result[2] = { 0, 0 }, blocks, x = 0x9e3779b97f4a7c15ULL * (i + 1);
 	char path[256], c = 0;
 	void *buf;
 	double end;
@@ -78,7 +77,7 @@ static void child(const char *dev, int i, int cg, double secs, size_t bs,
 int main(int argc, char **argv)
 {
 	int ready[2], go[2], res[2], nr, ncg, i, failed = 0, status;
-	uint64_t sum[2] = { 0, 0 }, r[2];
+	unsigned long long sum[2] = { 0, 0 }, r[2];
 	double secs;
 	size_t bs;
 	char c;
@@ -127,6 +126,6 @@ int main(int argc, char **argv)
 			failed = 1;
 	if (failed)
 		return 1;
-	printf("%" PRIu64 " %" PRIu64 "\n", sum[0], sum[1]);
+	printf("%llu %llu\n", sum[0], sum[1]);
 	return 0;
 }
