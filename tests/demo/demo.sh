@@ -119,3 +119,4 @@ umount /scratch/t
 
 screen "done"
 echo "The full benchmark: make bench [KERNEL=6.1]; its table, JSON and chart are in results/bench/."
+echo "The latest ones measured here: README.md, \"Latest results\" (files in tests/bench/latest/)."
