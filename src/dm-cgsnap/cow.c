@@ -547,6 +547,25 @@ static void queue_commit(struct cgsnap_pe *pe)
 	queue_work(s->commit_wq, &s->commit_work);
 }
 
+/*
+ * The copy is over (done, or failed with @error): free its buffer, if
+ * any, and hand the pe to the commit work.
+ *
+ * Context: any context, including hard interrupts.
+ */
+static void end_copy(struct cgsnap_pe *pe, int error)
+{
+	struct cgsnap *s = pe->s;
+
+	if (error)
+		pe->error = error;
+	if (pe->buf) {
+		mempool_free(pe->buf, s->buf_pool);
+		pe->buf = NULL;
+	}
+	queue_commit(pe);
+}
+
 static void read_endio(struct bio *bio);
 static void write_endio(struct bio *bio);
 
@@ -558,10 +577,7 @@ static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
 					 GFP_NOIO);
 
 	if (!bio) {		/* cannot happen with GFP_NOIO, but... */
-		pe->error = -ENOMEM;
-		mempool_free(pe->buf, s->buf_pool);
-		pe->buf = NULL;
-		queue_commit(pe);
+		end_copy(pe, -ENOMEM);
 		return;
 	}
 	cgblk_bio_associate(bio, &pe->work.charge);
@@ -611,10 +627,7 @@ static void read_endio(struct bio *bio)
 
 	bio_put(bio);
 	if (status) {
-		pe->error = blk_status_to_errno(status);
-		mempool_free(pe->buf, s->buf_pool);
-		pe->buf = NULL;
-		queue_commit(pe);
+		end_copy(pe, blk_status_to_errno(status));
 		return;
 	}
 	spin_lock(&s->lock);
@@ -642,16 +655,10 @@ static void read_endio(struct bio *bio)
 static void write_endio(struct bio *bio)
 {
 	struct cgsnap_pe *pe = bio->bi_private;
-	struct cgsnap *s = pe->s;
+	int error = blk_status_to_errno(bio->bi_status);
 
-	if (bio->bi_status)
-		pe->error = blk_status_to_errno(bio->bi_status);
 	bio_put(bio);
-	if (pe->buf) {
-		mempool_free(pe->buf, s->buf_pool);
-		pe->buf = NULL;
-	}
-	queue_commit(pe);
+	end_copy(pe, error);
 }
 
 static bool is_full_chunk_write(struct cgsnap *s, struct bio *bio)
@@ -677,8 +684,7 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 
 	pe->stat = stat_get(s, &pe->work.charge);
 	if (!READ_ONCE(s->valid)) {
-		pe->error = -EIO;
-		queue_commit(pe);
+		end_copy(pe, -EIO);
 		return;
 	}
 
