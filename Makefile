@@ -10,6 +10,8 @@
 #   make dkms-remove          undo dkms-install
 #   make check                build and run the guest test suite under qemu
 #   make check KERNELS="5.10 6.1 6.12 7.3" TESTS="name ..."
+#   make check-ci             what CI runs: the CI tier of the suite (each test's
+#                             "# tier:" header) over the four kernels, <= 45 min
 #   make check-debug          the same suite on the debug kernel (lockdep, KASAN,
 #                             kmemleak, atomic-sleep...); builds it once (~30 min)
 #   make bench [KERNEL=7.3]   benchmarks in the guest (tests/bench), figures in
@@ -23,6 +25,7 @@ VERSION	:= $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf
 DKMS_SRC := /usr/src/cgblk-$(VERSION)
 
 KERNELS	?= 6.1
+CI_KERNELS := 5.10 6.1 6.12 7.3
 TESTS	?=
 RESULTS	?= $(CURDIR)/results
 
@@ -62,6 +65,9 @@ dkms-remove:
 check:
 	$(CURDIR)/tests/run --kernels "$(KERNELS)" --tests "$(TESTS)" --results $(RESULTS)
 
+check-ci:
+	$(CURDIR)/tests/run --tier ci --kernels "$(CI_KERNELS)" --tests "$(TESTS)" --results $(RESULTS)
+
 check-debug:
 	$(CURDIR)/tests/run --kernels debug --tests "$(TESTS)" --results $(RESULTS)
 
@@ -81,4 +87,4 @@ demo:
 style:
 	$(CURDIR)/tests/style.sh
 
-.PHONY: all modules clean install dkms-install dkms-remove check check-debug bench demo style
+.PHONY: all modules clean install dkms-install dkms-remove check check-ci check-debug bench demo style

@@ -3,6 +3,7 @@
 # device: a cgroup that writes 64 MiB (direct, then buffered) sees at least
 # that much in its own io.stat for the backing, and it accounts for nearly
 # all that was written to the backing (the root cgroup does not absorb it).
+# tier: core
 # timeout: 300
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

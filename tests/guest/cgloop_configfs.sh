@@ -5,6 +5,7 @@
 # line; offset and size select the right part of the backing; devices from
 # backing= appear in configfs too; no I/O scheduler by default (but on
 # 5.10, which has no way to ask for that).
+# tier: edges
 # timeout: 300
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
@@ -17,14 +18,8 @@ cgblk_load cgloop backing=/scratch/param
 # refuse ATTR VALUE ERRNO-TEXT KERNEL-PATTERN: the write fails and the
 # kernel says why.
 refuse() {
-	local mark err
-	mark=$(dmesg_mark)
-	if err=$(bash -c "echo '$2' > $d/$1" 2>&1); then
-		fail "writing '$2' to $1 succeeded"
-	fi
-	[[ "$err" == *"$3"* ]] || fail "writing '$2' to $1: '$err', expected '$3'"
-	dmesg_since "$mark" | grep -E "cgloop: .*$4" > /dev/null ||
-		fail "no kernel line matching '$4' for $1=$2"
+	expect_refused "cgloop: .*$4" bash -c "echo '$2' > $d/$1"
+	[[ "$REFUSED_ERR" == *"$3"* ]] || fail "writing '$2' to $1: '$REFUSED_ERR', expected '$3'"
 }
 
 # The parameter's device.

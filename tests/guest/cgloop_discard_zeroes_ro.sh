@@ -3,6 +3,7 @@
 # zeroes and the file shrinks), write zeroes zeroes, data written and
 # flushed survives remounting the backing file system, and writes to a
 # read-only device fail.
+# tier: edges
 # timeout: 300
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

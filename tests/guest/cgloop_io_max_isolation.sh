@@ -8,6 +8,7 @@
 # extents on a first write, which made the first "alone" run slow), one
 # discarded warm-up run, then five rounds whose "alone" and "shared" runs
 # alternate in order (ABBA), judged on the median ratio.
+# tier: one 6.1 (isolation medians)
 # timeout: 900
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

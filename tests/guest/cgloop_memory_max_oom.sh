@@ -3,6 +3,7 @@
 # cgroup with memory.max=64M (no swap) writes 256 MiB through a device
 # backed by a file on tmpfs; the tmpfs pages are charged to that cgroup, so
 # it is OOM-killed (the in-tree loop of 5.10 lets it write all 256 MiB).
+# tier: core
 # timeout: 300
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

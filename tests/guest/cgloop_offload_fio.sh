@@ -4,6 +4,7 @@
 # buffered) while CPU 1 goes offline and online in a loop, its lower
 # completions go through cgblk_offload (deferred = run), nothing is left
 # pending; also with the kernel's native BIO_COMPLETE_IN_TASK where present.
+# tier: one 6.12 (CPU hotplug loop)
 # timeout: 900
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

@@ -8,6 +8,7 @@
 # limited to 1 MiB/s of writes on the COW device, B's first writes keep at
 # least 80% of what B gets alone (median of 5 rounds, alone and shared
 # alternating in order; over dm-delay devices, see below; stock kernels).
+# tier: one 6.12 (isolation medians)
 # timeout: 900
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

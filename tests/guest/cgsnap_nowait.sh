@@ -6,6 +6,7 @@
 # core or backing device takes no REQ_NOWAIT, every such bio fails with
 # EOPNOTSUPP before it reaches the target, for cgsnap as for a linear
 # table on the same device: that is checked instead.
+# tier: edges
 # timeout: 180
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

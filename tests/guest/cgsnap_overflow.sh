@@ -5,6 +5,7 @@
 # exception is on disk before the write that needed it completes: after a
 # simulated power cut (the COW device swapped for an error target with
 # writes in flight), every write completed before a sync is there.
+# tier: edges
 # timeout: 600
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

@@ -7,6 +7,7 @@
 # verified write and read-back passes and the origin is unchanged.  The
 # split-read-while-copying case of the 2014 dm-snapshot deadlock is in it
 # (unaligned reads across chunks while writes to the same chunks copy).
+# tier: one 6.1 (stress)
 # timeout: 600
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

@@ -4,6 +4,7 @@
 # another; idle workers are reaped; past max_workers items still run, under
 # their own charge, on the fallback worker; destroying a pool with live
 # workers frees them.
+# tier: edges
 # timeout: 180
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

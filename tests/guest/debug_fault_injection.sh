@@ -8,6 +8,7 @@
 # per-cgroup worker allocation failing, cgloop's I/O runs on the fallback
 # worker, still charged to its cgroup, and keeps its data.
 # kernels: debug
+# tier: edges
 # timeout: 900
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

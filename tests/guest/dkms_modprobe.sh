@@ -3,6 +3,7 @@
 # this kernel on the host) load with plain modprobe, dependencies resolved
 # by depmod, and unload with modprobe -r.
 # kernels: 6.1 6.12
+# tier: edges
 # timeout: 90
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
@@ -19,7 +20,7 @@ for m in $CGBLK_USERS; do
 done
 # In reverse dependency order (modprobe -r refuses a module in use; it may
 # take a dependency left unused along, hence the check before each).
-for m in dm-cgsnap cgloop cgblk_offload cgblk_core; do
+for m in $CGBLK_UNLOAD; do
 	if is_loaded "$m"; then modprobe -r "$m"; fi
 	is_loaded "$m" && fail "modprobe -r $m left it loaded"
 done

@@ -3,6 +3,7 @@
 # description, author and, for the users, the CGBLK namespace import and the
 # cgblk_core dependency; every parameter has a description and a README
 # entry.
+# tier: core
 # timeout: 60
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

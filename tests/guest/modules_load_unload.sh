@@ -3,6 +3,7 @@
 # hold cgblk_core (which refuses to unload under them), cgloop holds
 # cgblk_offload (likewise) and each user gets
 # its debugfs directory from the core; twice, to catch unload leftovers.
+# tier: core
 # timeout: 120
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
@@ -28,7 +29,7 @@ for round in 1 2; do
 		fail "cgloop does not hold cgblk_offload"
 	expect_fail rmmod cgblk_offload
 	is_loaded cgblk_offload || fail "cgblk_offload unloaded under cgloop"
-	for m in dm-cgsnap cgloop cgblk_offload; do
+	for m in ${CGBLK_UNLOAD% cgblk_core}; do
 		rmmod "$(kname "$m")"
 		is_loaded "$m" && fail "$m still loaded after rmmod"
 		[ ! -e "$dbg/$(kname "$m")" ] || fail "$m left $dbg/$(kname "$m") behind"

@@ -4,6 +4,7 @@
 # (dynamic, submitter and pooled ways); a departing CPU's batch is drained;
 # and rmmod with completions in flight is refused for cgblk_offload and
 # drains for its user, with every completion accounted for.
+# tier: one 6.1 (CPU hotplug loop)
 # timeout: 900
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

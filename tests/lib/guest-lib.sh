@@ -14,9 +14,8 @@ set -euo pipefail
 # loop or list and carries on, and the test could exit 0 with checks unrun.
 set -o posix
 
-CGBLK_MODULES="cgblk_core cgblk_offload cgloop dm-cgsnap"
-# Users of cgblk_core, in load order.
-CGBLK_USERS="cgblk_offload cgloop dm-cgsnap"
+# CGBLK_MODULES, CGBLK_USERS, CGBLK_UNLOAD: the one list of our modules.
+. "$CGBLK_TOP/tests/lib/modules.sh"
 
 log() { printf '%s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
@@ -52,7 +51,7 @@ cgblk_load() {	# NAME [module args...]: its dependencies, then NAME
 
 cgblk_unload_all() {
 	local m
-	for m in dm-cgsnap cgloop cgblk_offload cgblk_core; do
+	for m in $CGBLK_UNLOAD; do
 		if is_loaded "$m"; then rmmod "$(kname "$m")"; fi
 	done
 }
@@ -66,6 +65,20 @@ expect_fail() {
 # Kernel log lines since the given mark (a line count of dmesg).
 dmesg_mark() { dmesg | wc -l; }
 dmesg_since() { dmesg | tail -n +"$(( $1 + 1 ))"; }
+
+# expect_refused PATTERN CMD...: CMD must fail, and the kernel must say why:
+# a line since CMD started matches PATTERN (extended regex).  The refusal is
+# logged; CMD's error output is left in REFUSED_ERR for further checks.
+expect_refused() {
+	local pattern=$1 mark line; shift
+	mark=$(dmesg_mark)
+	if REFUSED_ERR=$("$@" 2>&1); then
+		fail "accepted: $*"
+	fi
+	line=$(dmesg_since "$mark" | grep -Em1 -- "$pattern") ||
+		fail "refused, but no kernel line matching '$pattern': $*; kernel: $(dmesg_since "$mark" | tr '\n' '|')"
+	log "refused: $* -> ${line#\[*\] }"
+}
 
 # wait_for SECONDS CMD...: poll CMD every 0.2 s until it succeeds; fail after
 # SECONDS.

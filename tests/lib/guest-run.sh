@@ -5,13 +5,15 @@
 # Runs each test of the suite under a timeout and reports on the second
 # serial port (/dev/ttyS1), which only this script writes:
 #   BEGIN <test>
-#   END <test> <exit code> <taint before> <taint after> <modules left>
+#   END <test> <exit code> <taint before> <taint after> <modules left> <seconds>
 #   DONE <nonce>                     only after the very last test
 # It also writes "cgblk-harness: BEGIN/END <test>" into the kernel log so
 # that the host can tell which test every kernel message belongs to.  The
 # host (tests/run) decides pass or fail; nothing here can report a pass.
 set -u
 . /etc/cgblk-guest.conf
+. "$CGBLK_TOP/tests/lib/headers.sh"
+. "$CGBLK_TOP/tests/lib/modules.sh"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export CGBLK_TOP CGBLK_KO CGBLK_KSERIES CGBLK_PHASE
 export HOME=/root TERM=dumb LANG=C
@@ -51,8 +53,9 @@ mark() { echo "$*" >&7; }
 leftovers() {
 	local m left=
 	for m in $(awk '{print $1}' /proc/modules); do
-		case $m in
-		cgloop|dm_cgsnap|cgblk_offload|cgblk_core|cgblk_test_*) left="$left,$m" ;;
+		case " ${CGBLK_MODULES//-/_} " in
+		*" $m "*) left="$left,$m" ;;
+		*) [[ $m != cgblk_test_* ]] || left="$left,$m" ;;
 		esac
 	done
 	echo "${left#,}"
@@ -88,17 +91,19 @@ fi
 
 for t in $CGBLK_TESTS; do
 	f=$CGBLK_TOP/tests/$CGBLK_SUITE/$t.sh
-	tmo=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$f" | head -n 1)
+	tmo=$(test_timeout "$f")
 	out=$CGBLK_GUEST_RESULTS/$t
 	mkdir -p "$out"
 	taint0=$(cat /proc/sys/kernel/tainted)
 	echo "cgblk-harness: BEGIN $t" > /dev/kmsg
 	mark "BEGIN $t"
+	t_start=$SECONDS
 	mount -t tmpfs -o mode=1777 tmpfs /scratch
 	(cd /scratch && CGBLK_TEST=$t CGBLK_OUT=$out TMPDIR=/scratch \
-		exec timeout -k 10 "$(( ${tmo:-120} * ${CGBLK_TIMEOUT_SCALE:-1} ))" /bin/bash "$f") \
+		exec timeout -k 10 "$(( tmo * ${CGBLK_TIMEOUT_SCALE:-1} ))" /bin/bash "$f") \
 		> "$out/output.log" 2>&1 < /dev/null
 	rc=$?
+	t_secs=$((SECONDS - t_start))
 	# Device-mapper devices and loop devices a failed test left behind
 	# hold the drivers below them.
 	if [ -d /sys/module/dm_mod ]; then
@@ -116,7 +121,7 @@ for t in $CGBLK_TESTS; do
 			rmdir "$d" 2>/dev/null
 		done
 		for m in $(awk '/^cgblk_test_/ {print $1}' /proc/modules) \
-			 dm_cgsnap cgloop cgblk_offload cgblk_core; do
+			 ${CGBLK_UNLOAD//-/_}; do
 			rmmod "$m" 2>/dev/null
 		done
 	fi
@@ -132,7 +137,7 @@ for t in $CGBLK_TESTS; do
 	kmemleak_check "$out"
 	taint1=$(cat /proc/sys/kernel/tainted)
 	echo "cgblk-harness: END $t rc=$rc" > /dev/kmsg
-	mark "END $t $rc $taint0 $taint1 ${left:--}"
+	mark "END $t $rc $taint0 $taint1 ${left:--} $t_secs"
 done
 
 sync

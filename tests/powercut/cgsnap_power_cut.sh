@@ -7,6 +7,7 @@
 # Phase 1 (CGBLK_PHASE=1): origin and COW are dm-linear parts of a virtio
 # disk backed by a host file; fill, write, fsync, write on, cut.
 # Phase 2: check.
+# tier: one 6.12 (power cut: two boots)
 # timeout: 300
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

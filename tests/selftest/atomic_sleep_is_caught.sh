@@ -3,6 +3,7 @@
 # whose script exits 0.
 # kernels: debug
 # expect: fail kernel log: .*sleeping function called from invalid context
+# tier: edges
 # timeout: 60
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 insmod "$(ko cgblk_test_warn)" bug=atomic_sleep

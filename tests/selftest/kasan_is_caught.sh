@@ -3,6 +3,7 @@
 # whose script exits 0.
 # kernels: debug
 # expect: fail kernel log: .*KASAN: .*use-after-free
+# tier: edges
 # timeout: 60
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 insmod "$(ko cgblk_test_warn)" bug=use_after_free

@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: GPL-2.0
+# plan.sh - which tests run on which kernel; sourced by tests/run.
+#
+#   tests_of SUITE        the tests of tests/SUITE asked for (--tests), in the
+#                         order they run: "# order: first" ones, then by
+#                         name, then "# order: last" ones
+#   plan_suite SUITE      sets PLAN_RUN to the tests of SUITE that run on
+#                         $KSERIES in tier $TIER and prints a verdict for
+#                         each that does not (SKIP), or whose header is bad
+#                         (FAIL)
+#
+# Tiers are read from each test's "# tier:" header (tests/lib/headers.sh):
+# the full tier runs every test on every kernel; the CI tier runs "core"
+# tests on every kernel, "edges" tests on the oldest and the newest kernel
+# they apply to, "one <series>" tests on that kernel.  Only the stock
+# kernels have tiers: the debug kernel runs every test it is given; so do
+# the bench and demo suites (make bench, make demo), which have none.
+
+STOCK_SERIES="5.10 6.1 6.12 7.3"
+
+tests_of() {
+	local f n first= middle= last=
+	for f in "$TOP/tests/$1"/*.sh; do
+		[ -e "$f" ] || continue
+		n=$(basename "$f" .sh)
+		if [ -n "$TESTS" ] && ! [[ " $TESTS " == *" $n "* ]]; then
+			continue
+		fi
+		case $(test_header "$f" order) in
+		first) first="$first $n" ;;
+		last) last="$last $n" ;;
+		*) middle="$middle $n" ;;
+		esac
+	done
+	echo $first $middle $last
+}
+
+# tier_runs_here FILE: whether the test runs on $KSERIES in $TIER; TIER_WHY
+# says why not, TIER_BAD is set for a missing or malformed header.
+tier_runs_here() {
+	local tier kernels here edges
+	TIER_WHY= TIER_BAD=
+	tier=$(test_header "$1" tier)
+	tier=${tier%% (*}	# "one 6.1 (why)": the reason is for people
+	case $tier in
+	core|edges) ;;
+	"one "*) [[ " $STOCK_SERIES " == *" ${tier#one } "* ]] || TIER_BAD=1 ;;
+	*) TIER_BAD=1 ;;
+	esac
+	if [ -n "$TIER_BAD" ]; then
+		TIER_WHY="no valid '# tier:' header ('${tier}'; want core, edges or one <series>)"
+		return 1
+	fi
+	[ "$TIER" = ci ] && [ "$KSERIES" != debug ] || return 0
+	case $tier in
+	core) return 0 ;;
+	"one "*)
+		[ "${tier#one }" = "$KSERIES" ] && return 0
+		TIER_WHY="(CI tier: runs on ${tier#one } only)"
+		return 1 ;;
+	esac
+	# edges: the oldest and the newest of the kernels of this run that the
+	# test applies to.
+	kernels=$(test_header "$1" kernels)
+	here=
+	for k in $KERNELS; do
+		[[ " ${kernels:-$STOCK_SERIES} " == *" $k "* ]] &&
+			[[ " $STOCK_SERIES " == *" $k "* ]] && here="$here $k"
+	done
+	edges=$(printf '%s\n' $here | sort -V | sed -n '1p;$p' | sort -u -V | tr '\n' ' ')
+	[[ " $edges " == *" $KSERIES "* ]] && return 0
+	TIER_WHY="(CI tier: runs on ${edges% })"
+	return 1
+}
+
+plan_suite() {
+	local suite=$1 t f k skipped=
+	PLAN_RUN=
+	for t in $(tests_of "$suite"); do
+		f=$TOP/tests/$suite/$t.sh
+		k=$(test_header "$f" kernels)
+		if [ -n "$k" ] && ! [[ " $k " == *" $KSERIES "* ]]; then
+			verdict SKIP "$KSERIES/$t" "(applies to $k only)"
+		elif [ "$suite" = bench ] || [ "$suite" = demo ] || tier_runs_here "$f"; then
+			PLAN_RUN="$PLAN_RUN $t"
+		elif [ -n "$TIER_BAD" ]; then
+			verdict FAIL "$KSERIES/$t" "$TIER_WHY"
+		else
+			skipped="$skipped $t"
+			SKIPPED=$((SKIPPED + 1))
+			echo "SKIP $KSERIES/$t $TIER_WHY" >> "$RESULTS/verdicts.txt"
+		fi
+	done
+	PLAN_RUN=${PLAN_RUN# }
+	# Tier skips in one line, not one each: they are the plan, not news.
+	[ -z "$skipped" ] ||
+		printf 'SKIP %-34s %s\n' "$KSERIES/$suite" "CI tier leaves out:$skipped (make check runs them)"
+}
