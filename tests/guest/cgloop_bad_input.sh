@@ -16,8 +16,8 @@ expect_load_error() {
 	local pattern=${*: -1}
 	set -- "${@:1:$(($# - 1))}"
 	expect_refused "cgloop: .*$pattern" insmod "$(ko cgloop)" "$@"
-	is_loaded cgloop && fail "cgloop loaded with $*"
-	ls /dev/cgloop* 2>/dev/null && fail "insmod cgloop $* left a device"
+	! is_loaded cgloop || fail "cgloop loaded with $*"
+	! ls /dev/cgloop* 2>/dev/null || fail "insmod cgloop $* left a device"
 }
 expect_load_error backing=/scratch/missing 'backing /scratch/missing: cannot find it'
 expect_load_error backing=/scratch/dir 'backing /scratch/dir: not a regular file or block device'

@@ -29,7 +29,7 @@ cgblk_deps cgblk_offload
 for arg in max_per_run=0 max_per_run=70000 delay_jiffies=100000 max_per_run=x; do
 	expect_refused "cgblk_offload: ${arg%%=*}=.*: expected a number" \
 		insmod "$(ko cgblk_offload)" "$arg"
-	is_loaded cgblk_offload && fail "cgblk_offload loaded with $arg"
+	! is_loaded cgblk_offload || fail "cgblk_offload loaded with $arg"
 done
 insmod "$(ko cgblk_offload)" native=0
 p=/sys/module/cgblk_offload/parameters

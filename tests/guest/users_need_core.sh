@@ -8,5 +8,5 @@
 is_loaded cgblk_core && fail "cgblk_core loaded before the test"
 for m in $CGBLK_USERS; do
 	expect_refused "$(kname "$m"): Unknown symbol cgblk_" insmod "$(ko "$m")"
-	is_loaded "$m" && fail "$m loaded without cgblk_core"
+	! is_loaded "$m" || fail "$m loaded without cgblk_core"
 done
