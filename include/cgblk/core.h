@@ -13,6 +13,8 @@
  * driver (cgblk_charge_from_bio(), any context), carried with it, and
  * entered by whoever issues the lower I/O on its behalf (cgblk_charge_enter(),
  * task context), or stamped on a new bio (cgblk_bio_associate(), may sleep).
+ * A bio remapped to another device with cgblk_bio_set_dev() keeps the
+ * cgroup that issued it, also where device-mapper gave it none (6.0+).
  *
  * Worker pool.  A struct cgblk_pool runs work items in task context on one
  * worker per blkcg, so that an issuer throttled by its cgroup blocks only
@@ -74,6 +76,7 @@ void cgblk_charge_from_bio(struct cgblk_charge *charge, struct bio *bio);
 void cgblk_charge_put(struct cgblk_charge *charge);
 bool cgblk_charge_is_root(const struct cgblk_charge *charge);
 void cgblk_bio_associate(struct bio *bio, const struct cgblk_charge *charge);
+void cgblk_bio_set_dev(struct bio *bio, struct block_device *bdev);
 void cgblk_charge_enter(const struct cgblk_charge *charge,
 			struct cgblk_charge_scope *scope);
 void cgblk_charge_exit(struct cgblk_charge_scope *scope);

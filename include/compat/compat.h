@@ -356,4 +356,39 @@ static inline bool compat_file_can_direct_io(struct file *file)
 #define COMPAT_DM_TARGET_NOWAIT	0
 #endif
 
+/*
+ * The memcg of the page a write bio carries when that page is under
+ * writeback (a write-back of page cache, or a swap-out), with a reference;
+ * NULL for any other bio.  Cgroup writeback and swap charge such a bio to
+ * the cgroup of its pages' memcg.  Before folio_memcg() (5.16) this is NULL:
+ * there cgblk needs it nowhere, since device-mapper's clones still carry the
+ * original bio's association (see cgblk_bio_set_dev()).
+ */
+#include <linux/memcontrol.h>
+static inline struct cgroup_subsys_state *
+compat_bio_writeback_memcg_css(struct bio *bio)
+{
+#if defined(CONFIG_MEMCG) && defined(COMPAT_HAS_FOLIO_MEMCG)
+	struct cgroup_subsys_state *css = NULL;
+	struct mem_cgroup *memcg;
+	struct folio *folio;
+
+	if (mem_cgroup_disabled() || !bio_has_data(bio) ||
+	    !op_is_write(bio_op(bio)))
+		return NULL;
+	folio = page_folio(bio_page(bio));
+	/* Only page cache and swap cache pages are ever under writeback. */
+	if (folio_test_slab(folio) || !folio_test_writeback(folio))
+		return NULL;
+	rcu_read_lock();
+	memcg = folio_memcg(folio);
+	if (memcg && css_tryget(&memcg->css))
+		css = &memcg->css;
+	rcu_read_unlock();
+	return css;
+#else
+	return NULL;
+#endif
+}
+
 #endif /* _CGBLK_COMPAT_H */

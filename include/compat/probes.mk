@@ -116,6 +116,11 @@ endif
 ifeq ($(call compat_src_has,include/linux/device-mapper.h,define DM_TARGET_NOWAIT),y)
 COMPAT_CFLAGS += -DCOMPAT_HAS_DM_TARGET_NOWAIT
 endif
+# folio_memcg() (5.16+): the memcg of a page under writeback, for a bio that
+# device-mapper hands a target without its issuer's association (6.0+).
+ifeq ($(call compat_src_has,include/linux/memcontrol.h,struct mem_cgroup *folio_memcg(struct folio *folio)),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_FOLIO_MEMCG
+endif
 
 cgblk_ccflags := -I$(cgblk_top)/include \
 		 -include $(cgblk_top)/include/compat/compat.h \

@@ -91,6 +91,43 @@ void cgblk_bio_associate(struct bio *bio, const struct cgblk_charge *charge)
 EXPORT_SYMBOL_CGBLK(cgblk_bio_associate);
 
 /**
+ * cgblk_bio_set_dev - remap a bio to a device, keeping the cgroup that issued it
+ * @bio: a bio the stacking driver was given (a dm target's clone, say)
+ * @bdev: the device it goes to now
+ *
+ * bio_set_dev() keeps the bio's blkcg association when it has one, and
+ * otherwise associates it with the current task's cgroup.  From 6.0,
+ * device-mapper hands a target's ->map a clone with no association: dm
+ * copies the original bio's association onto the clone only when it submits
+ * it, after ->map returned (dm_submit_bio_remap()).  Inside ->map, then,
+ * bio_set_dev() charges whoever submits: for written-back page cache that is
+ * the flusher or the task that called sync, not the cgroup that dirtied the
+ * pages.  So a bio that comes without an association and carries pages
+ * under writeback is associated as cgroup writeback (and swap) associate
+ * such bios: with the io css of the cgroup of the pages' memcg.  Any other
+ * bio gets bio_set_dev()'s association.  A target that takes the issuer's
+ * cgroup from the bio in ->map (cgblk_charge_from_bio()) calls this first.
+ *
+ * Context: the submitter's, e.g. a dm target's ->map; not under a spinlock
+ * and not from a completion (associating a blkg may allocate).
+ */
+void cgblk_bio_set_dev(struct bio *bio, struct block_device *bdev)
+{
+	struct cgroup_subsys_state *memcg_css = NULL, *css;
+
+	if (!bio->bi_blkg)
+		memcg_css = compat_bio_writeback_memcg_css(bio);
+	bio_set_dev(bio, bdev);
+	if (!memcg_css)
+		return;
+	css = cgroup_get_e_css(memcg_css->cgroup, &io_cgrp_subsys);
+	css_put(memcg_css);
+	bio_associate_blkg_from_css(bio, css);
+	css_put(css);
+}
+EXPORT_SYMBOL_CGBLK(cgblk_bio_set_dev);
+
+/**
  * cgblk_charge_enter - issue the following I/O and allocations under a charge
  * @charge: the charge to enter
  * @scope: saved state, for cgblk_charge_exit()

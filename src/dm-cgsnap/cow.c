@@ -377,12 +377,14 @@ int cgsnap_map(struct dm_target *ti, struct bio *bio)
 		return DM_MAPIO_REMAPPED;
 	}
 	/*
-	 * From 6.0, dm's clones carry no blkg: it is found from the current
-	 * task when the target sets the device.  Set it here, in the
-	 * submitter, so that the bio and the copy it may cause are charged to
-	 * the issuer even when the bio waits and is resubmitted by a worker.
+	 * From 6.0, dm's clones carry no blkg (dm copies the original bio's
+	 * only when it submits a remapped clone, after this returns): find the
+	 * issuer's here, in the submitter — the current task, or for
+	 * written-back pages the cgroup that dirtied them — so that the bio and
+	 * the copy it may cause are charged to the issuer even when the bio
+	 * waits and is resubmitted by a worker.
 	 */
-	bio_set_dev(bio, s->origin->bdev);
+	cgblk_bio_set_dev(bio, s->origin->bdev);
 	if (bio_op(bio) == REQ_OP_DISCARD) {
 		if (s->discard_passdown_origin && dm_bio_get_target_bio_nr(bio)) {
 			remap_to_origin(s, bio);
