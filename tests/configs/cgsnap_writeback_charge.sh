@@ -53,7 +53,8 @@ st=$(cat /sys/kernel/debug/cgblk/dm_cgsnap/dm-*@0)
 echo "$st" > "$CGBLK_OUT/cgsnap-stats.txt"
 exec 3<&-
 all=$(echo "$st" | awk '$1 == "copies" { print $2 }')
-in_a=$(echo "$st" | awk '$1 == "/a" { print $2 }')
+# the per-cgroup table, not the worker list below it (which names /a too)
+in_a=$(echo "$st" | awk '$1 == "workers:" { exit } $1 == "/a" { print $2; exit }')
 log "cgsnap: $all copies, ${in_a:-0} of them under /a; A's io.stat: $rb B read from the origin"
 log "$(echo "$st" | sed -n '/^cgroup /,$p' | tr '\n' ';')"
 [ "${all:-0}" -ge $((N * 9 / 10)) ] || fail "only ${all:-0} copies for $N dirtied chunks"
