@@ -191,7 +191,7 @@ struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old);
 void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s);
 void cgsnap_stats_free(struct cgsnap *s);
 struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,
-			   sector_t sector, void *buf, compat_opf_t opf,
-			   gfp_t gfp);
+			   sector_t sector, void *buf, unsigned int sectors,
+			   compat_opf_t opf, gfp_t gfp);
 
 #endif /* _DM_CGSNAP_H */

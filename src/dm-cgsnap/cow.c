@@ -570,11 +570,12 @@ static void read_endio(struct bio *bio);
 static void write_endio(struct bio *bio);
 
 static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
-			    sector_t sector, compat_opf_t opf)
+			    sector_t sector, unsigned int sectors,
+			    compat_opf_t opf)
 {
 	struct cgsnap *s = pe->s;
-	struct bio *bio = cgsnap_buf_bio(s, bdev, sector, pe->buf, opf,
-					 GFP_NOIO);
+	struct bio *bio = cgsnap_buf_bio(s, bdev, sector, pe->buf, sectors,
+					 opf, GFP_NOIO);
 
 	if (!bio) {		/* cannot happen with GFP_NOIO, but... */
 		end_copy(pe, -ENOMEM);
@@ -643,7 +644,7 @@ static void read_endio(struct bio *bio)
 	}
 	pe->phase = CGSNAP_PE_WRITE;
 	submit_copy_bio(pe, s->cow->bdev, cgsnap_chunk_to_sector(s, pe->e->new),
-			REQ_OP_WRITE);
+			s->chunk_size, REQ_OP_WRITE);
 }
 
 /*
@@ -681,6 +682,8 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 	struct cgsnap_pe *pe = container_of(work, struct cgsnap_pe, work);
 	struct cgsnap *s = pe->s;
 	struct bio *bio = NULL, *clone;
+	sector_t src, dev_size;
+	unsigned int count;
 
 	pe->stat = stat_get(s, &pe->work.charge);
 	if (!READ_ONCE(s->valid)) {
@@ -708,10 +711,28 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		return;
 	}
 
+	/*
+	 * The last chunk of an origin whose size is not a multiple of the
+	 * chunk size is partial: read only what the origin has and zero the
+	 * rest of the buffer (the COW chunk is written whole, so its tail is
+	 * defined), as dm-snapshot's start_copy() clamps its copy to the
+	 * device's end.  Nothing reads that tail: the target ends with the
+	 * origin.  The size is read at each copy, as dm-snapshot does; an
+	 * origin that shrank under a chunk's start fails its copy.
+	 */
+	src = cgsnap_chunk_to_sector(s, pe->e->old);
+	dev_size = compat_bdev_nr_sectors(s->origin->bdev);
+	if (src >= dev_size) {
+		end_copy(pe, -EIO);
+		return;
+	}
+	count = min_t(sector_t, s->chunk_size, dev_size - src);
 	pe->buf = mempool_alloc(s->buf_pool, GFP_NOIO);
+	if (count < s->chunk_size)
+		memset(pe->buf + ((size_t)count << SECTOR_SHIFT), 0,
+		       (size_t)(s->chunk_size - count) << SECTOR_SHIFT);
 	pe->phase = CGSNAP_PE_READ;
-	submit_copy_bio(pe, s->origin->bdev,
-			cgsnap_chunk_to_sector(s, pe->e->old), REQ_OP_READ);
+	submit_copy_bio(pe, s->origin->bdev, src, count, REQ_OP_READ);
 }
 
 /* The exception is on disk (or failed): release what waited for it. */

@@ -30,11 +30,12 @@ static unsigned int chunk_bytes(struct cgsnap *s)
 }
 
 /**
- * cgsnap_buf_bio - a bio for one chunk of a kvmalloc()ed buffer
+ * cgsnap_buf_bio - a bio for (the start of) a kvmalloc()ed chunk buffer
  * @s: the snapshot
  * @bdev: device to address
  * @sector: first sector on @bdev
  * @buf: chunk-sized buffer (kmalloc or vmalloc memory)
+ * @sectors: sectors of @buf to transfer, 1 to the chunk size
  * @opf: operation and flags
  * @gfp: allocation flags; with a blocking @gfp it does not fail
  *
@@ -42,10 +43,10 @@ static unsigned int chunk_bytes(struct cgsnap *s)
  * Return: the bio, or NULL.
  */
 struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,
-			   sector_t sector, void *buf, compat_opf_t opf,
-			   gfp_t gfp)
+			   sector_t sector, void *buf, unsigned int sectors,
+			   compat_opf_t opf, gfp_t gfp)
 {
-	unsigned int len = chunk_bytes(s), off, n;
+	unsigned int len = sectors << SECTOR_SHIFT, off, n;
 	struct bio *bio;
 
 	bio = compat_bio_alloc(bdev, DIV_ROUND_UP(len, PAGE_SIZE), opf, gfp,
@@ -86,7 +87,7 @@ int cgsnap_chunk_io(struct cgsnap *s, void *buf, cgsnap_chunk_t chunk,
 	if (cgsnap_chunk_to_sector(s, chunk + 1) > s->cow_sectors)
 		return -ENOSPC;
 	bio = cgsnap_buf_bio(s, s->cow->bdev, cgsnap_chunk_to_sector(s, chunk),
-			     buf, opf, GFP_NOIO);
+			     buf, s->chunk_size, opf, GFP_NOIO);
 	if (!bio)
 		return -ENOMEM;
 	ret = submit_bio_wait(bio);
