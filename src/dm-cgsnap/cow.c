@@ -173,7 +173,9 @@ static void remap_to_origin(struct cgsnap *s, struct bio *bio)
 
 /*
  * Invalidation and overflow, as dm-snapshot: an invalid snapshot fails all
- * I/O and says so on disk; an overflowed one (PO) fails writes only.
+ * I/O and says so on disk; an overflowed one (PO) fails writes only.  The
+ * commit work writes the header (queue_work() may be called under a
+ * spinlock, from any context).
  */
 static void __invalidate(struct cgsnap *s, int err)
 {
@@ -186,6 +188,7 @@ static void __invalidate(struct cgsnap *s, int err)
 		DMERR("Invalidating snapshot: Unable to allocate exception.");
 	s->valid = false;
 	s->drop_pending = true;
+	queue_work(s->commit_wq, &s->commit_work);
 }
 
 /* Not room for one more exception. */
@@ -303,8 +306,6 @@ wouldblock:
 	goto out;
 kill:
 	spin_unlock(&s->lock);
-	if (READ_ONCE(s->drop_pending))
-		queue_work(s->commit_wq, &s->commit_work);
 	ret = DM_MAPIO_KILL;
 	goto out;
 submitted:
@@ -778,6 +779,84 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 	mempool_free(pe, &s->pe_pool);
 }
 
+/*
+ * Writes the header of an invalidated store as invalid (nothing for N).
+ * The header buffer is made with the store, so only the write can fail
+ * (the COW device fails, or is being replaced under us): then it is
+ * retried from s->drop_work every second, until it is written or the
+ * table is destroyed.  Never retried in place: the commit workqueue must
+ * stay free for the flush of a suspend (postsuspend) and of the
+ * destructor, which may be what lets the COW device work again.
+ *
+ * Context: s->commit_wq (ordered: one at a time with the commit work).
+ */
+static void drop_store(struct cgsnap *s)
+{
+	bool drop;
+	int ret;
+
+	spin_lock(&s->lock);
+	drop = s->drop_pending;
+	spin_unlock(&s->lock);
+	if (!drop)
+		return;
+	ret = cgsnap_store_drop(s);
+	if (!s->drop_tries++)
+		dm_table_event(s->ti->table);	/* the status changed */
+	if (ret) {
+		if (s->drop_tries == 1)
+			DMERR("Cannot mark the snapshot invalid on disk (error %d): retrying every second",
+			      ret);
+		queue_delayed_work(s->commit_wq, &s->drop_work, HZ);
+		return;
+	}
+	if (s->drop_tries > 1)
+		DMINFO("Snapshot marked invalid on disk after %u attempts",
+		       s->drop_tries);
+	spin_lock(&s->lock);
+	s->drop_pending = false;
+	spin_unlock(&s->lock);
+}
+
+/**
+ * cgsnap_drop_work - retries a failed write of the invalid header
+ * @work: s->drop_work.work
+ *
+ * Context: s->commit_wq; sleeps on the header write.
+ */
+void cgsnap_drop_work(struct work_struct *work)
+{
+	struct cgsnap *s = container_of(to_delayed_work(work), struct cgsnap,
+					drop_work);
+
+	drop_store(s);
+}
+
+/**
+ * cgsnap_drop_final - last attempt at the invalid header, in the destructor
+ * @s: the snapshot; no bio in flight, commit_wq flushed
+ *
+ * Stops the retries and makes one more attempt; if that fails too, the
+ * store stays marked valid on disk although the snapshot failed I/O, and
+ * the kernel log says so.
+ *
+ * Context: task context (the destructor); sleeps.
+ */
+void cgsnap_drop_final(struct cgsnap *s)
+{
+	int ret;
+
+	cancel_delayed_work_sync(&s->drop_work);
+	if (!s->drop_pending)
+		return;
+	ret = cgsnap_store_drop(s);
+	if (ret)
+		DMERR("Snapshot store left marked valid on disk: its header cannot be written (error %d)",
+		      ret);
+	else
+		s->drop_pending = false;
+}
+
 /**
  * cgsnap_commit_work - commits copied exceptions, in batches
  * @work: s->commit_work
@@ -792,7 +871,6 @@ void cgsnap_commit_work(struct work_struct *work)
 {
 	struct cgsnap *s = container_of(work, struct cgsnap, commit_work);
 	struct cgsnap_pe *pe, *tmp;
-	bool drop;
 
 	for (;;) {
 		LIST_HEAD(batch);
@@ -826,13 +904,5 @@ void cgsnap_commit_work(struct work_struct *work)
 			finish_pe(s, pe, pe->error ? pe->error : -EIO);
 	}
 
-	spin_lock(&s->lock);
-	drop = s->drop_pending;
-	s->drop_pending = false;
-	spin_unlock(&s->lock);
-	if (drop) {
-		if (cgsnap_store_drop(s))
-			DMERR("Cannot mark the snapshot invalid on disk");
-		dm_table_event(s->ti->table);
-	}
+	drop_store(s);
 }

@@ -183,6 +183,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	spin_lock_init(&s->commit_lock);
 	INIT_LIST_HEAD(&s->stats);
 	INIT_LIST_HEAD(&s->to_commit);
+	INIT_DELAYED_WORK(&s->drop_work, cgsnap_drop_work);
 	bio_list_init(&s->deferred);
 	INIT_WORK(&s->commit_work, cgsnap_commit_work);
 	INIT_WORK(&s->defer_work, cgsnap_defer_work);
@@ -298,6 +299,7 @@ static void cgsnap_dtr(struct dm_target *ti)
 	cgblk_pool_destroy(s->pool);
 	flush_workqueue(s->defer_wq);
 	flush_workqueue(s->commit_wq);
+	cgsnap_drop_final(s);
 	cgsnap_free(s);
 }
 
@@ -305,8 +307,14 @@ static void cgsnap_postsuspend(struct dm_target *ti)
 {
 	struct cgsnap *s = ti->private;
 
-	/* a pending invalidation reaches the disk before the suspend ends */
+	/*
+	 * A pending invalidation is written before the suspend ends, or at
+	 * least tried once more (a failed write is retried every second, and
+	 * a suspend must not wait for a COW device that may be replaced only
+	 * once the suspend is over).
+	 */
 	flush_workqueue(s->commit_wq);
+	flush_delayed_work(&s->drop_work);
 }
 
 static void cgsnap_status(struct dm_target *ti, status_type_t type,
