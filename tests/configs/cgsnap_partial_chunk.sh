@@ -31,6 +31,7 @@ tail_md5() {	# DEV: checksum of the last 64 sectors, read direct
 
 for sz in 131071 131057; do
 	last=$(( (sz - 1) / 16 * 16 ))		# first sector of the partial chunk
+	cross=$(( sz - (last - 3) < 8 ? sz - (last - 3) : 8 ))	# sectors from last - 3, to the end at most
 	for type in P N; do
 		mark=$(dmesg_mark)
 		dmsetup create orig --table "0 $sz linear /dev/ram0 0"
@@ -47,10 +48,10 @@ for sz in 131071 131057; do
 			if [ $sz = 131071 ]; then
 				# the copy of the partial chunk is made by the last-sector write
 				wr $dev $((sz - 1)) 1
-				wr $dev $((last - 3)) 8
+				wr $dev $((last - 3)) $cross
 			else
 				# ...and here by a write crossing into it
-				wr $dev $((last - 3)) 8
+				wr $dev $((last - 3)) $cross
 				wr $dev $((sz - 1)) 1
 			fi
 		done

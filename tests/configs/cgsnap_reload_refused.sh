@@ -30,7 +30,7 @@ fio "${job[@]}" --do_verify=0 --output="$CGBLK_OUT/fio-write.txt" &
 fiopid=$!
 
 cow_written() { dev_written_bytes ram1; }
-grown() { [ "$(cow_written)" -ge $(( $1 + (1 << 20) )) ] || ! kill -0 $fiopid 2>/dev/null; }
+grown() { [ "$(cow_written)" -ge $(( $1 + (256 << 10) )) ] || ! kill -0 $fiopid 2>/dev/null; }
 for i in 1 2 3 4; do
 	w=$(cow_written)
 	wait_for 120 grown "$w"		# the live table is writing
