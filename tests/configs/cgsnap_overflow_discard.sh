@@ -27,8 +27,8 @@ for t in snapshot cgsnap; do
 	truncate -s 1M /scratch/cow.img
 	cow=$(losetup --find --show /scratch/cow.img)
 	dm_snap s $t "$origin" "$cow" PO 8 1 discard_zeroes_cow
-	dm=$(basename "$(readlink -f /dev/mapper/s)")
-	[ "$(cat /sys/block/$dm/queue/discard_max_bytes)" -gt 0 ] || fail "$t: the snapshot takes no discards"
+	mm=$(dmsetup info -c --noheadings -o major,minor --separator : s | tr -d ' ')
+	[ "$(cat /sys/dev/block/$mm/queue/discard_max_bytes)" -gt 0 ] || fail "$t: the snapshot takes no discards"
 	# blocks 0 and 1 get exceptions; block 0 is discarded while valid
 	dd if=/scratch/w of=/dev/mapper/s bs=4k count=2 oflag=direct status=none
 	blkdiscard -o 0 -l 4096 /dev/mapper/s || fail "$t: a discard to a valid snapshot failed"
