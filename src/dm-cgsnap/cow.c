@@ -342,7 +342,7 @@ static void zero_discard(struct cgsnap *s, struct bio *bio)
 		sector_t dst = 0;
 
 		spin_lock(&s->lock);
-		if (!s->valid) {
+		if (!s->valid || s->overflowed) {
 			ret = -EIO;
 		} else {
 			e = cgsnap_lookup(s, old);
@@ -385,6 +385,13 @@ int cgsnap_map(struct dm_target *ti, struct bio *bio)
 	 */
 	bio_set_dev(bio, s->origin->bdev);
 	if (bio_op(bio) == REQ_OP_DISCARD) {
+		/*
+		 * A discard is a write: an invalid or overflowed snapshot
+		 * fails it, both copies, as snapshot_map() does (zeroing an
+		 * Overflow snapshot's chunks would change what it reads).
+		 */
+		if (!READ_ONCE(s->valid) || READ_ONCE(s->overflowed))
+			return DM_MAPIO_KILL;
 		if (s->discard_passdown_origin && dm_bio_get_target_bio_nr(bio)) {
 			remap_to_origin(s, bio);
 			return DM_MAPIO_REMAPPED;
