@@ -712,6 +712,8 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		clone = compat_bio_alloc_clone(s->cow->bdev, bio, GFP_NOIO,
 					       &s->bs);
 		clone->bi_iter.bi_sector = cgsnap_chunk_to_sector(s, pe->e->new);
+		/* nobody polls for a bio that dm does not know of */
+		bio_clear_polled(clone);
 		clone->bi_end_io = write_endio;
 		clone->bi_private = pe;
 		pe->phase = CGSNAP_PE_WRITE;
