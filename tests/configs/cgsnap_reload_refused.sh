@@ -26,7 +26,8 @@ dm_snap s1 cgsnap /dev/ram0 /dev/ram1 P 8
 job=(--name=w --filename=/dev/mapper/s1 --size=48M --bs=4k --rw=randwrite
 	--direct=1 --ioengine=libaio --iodepth=8 --verify=crc32c
 	--verify_state_save=0 --randrepeat=1 --norandommap=0)
-fio "${job[@]}" --do_verify=0 --output="$CGBLK_OUT/fio-write.txt" &
+# at 4 MiB/s fio writes for 12 s at least: the reloads come while it runs
+fio "${job[@]}" --do_verify=0 --rate=4m --output="$CGBLK_OUT/fio-write.txt" &
 fiopid=$!
 
 cow_written() { dev_written_bytes ram1; }
@@ -34,6 +35,7 @@ grown() { [ "$(cow_written)" -ge $(( $1 + (256 << 10) )) ] || ! kill -0 $fiopid 
 for i in 1 2 3 4; do
 	w=$(cow_written)
 	wait_for 120 grown "$w"		# the live table is writing
+	kill -0 $fiopid 2>/dev/null || fail "fio ended before reload $i: not a reload under load"
 	mark=$(dmesg_mark)
 	if dmsetup reload s1 --table "$table" 2>"$CGBLK_OUT/reload-$i.err"; then
 		dmsetup resume s1
@@ -45,7 +47,6 @@ for i in 1 2 3 4; do
 	dmsetup resume s1
 	log "reload $i refused: $(dmesg_since "$mark" | grep cgsnap | tr '\n' '|')"
 done
-kill -0 $fiopid 2>/dev/null || log "note: fio ended before the last reload"
 
 # another device on the same COW device: refused; on another one: accepted
 expect_fail dmsetup create s2 --table "$table"
