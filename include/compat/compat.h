@@ -291,6 +291,17 @@ static inline struct bio *compat_bio_alloc(struct block_device *bdev,
 #endif
 }
 
+/*
+ * bio_clear_polled(): a bio a driver issues itself must not ask to be
+ * polled for (nobody would).  Older kernels call REQ_POLLED REQ_HIPRI.
+ */
+#ifndef COMPAT_HAS_BIO_CLEAR_POLLED
+static inline void bio_clear_polled(struct bio *bio)
+{
+	bio->bi_opf &= ~REQ_HIPRI;
+}
+#endif
+
 static inline struct bio *compat_bio_alloc_empty(struct block_device *bdev,
 						 compat_opf_t opf, gfp_t gfp,
 						 struct bio_set *bs)

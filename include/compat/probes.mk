@@ -85,6 +85,11 @@ ifeq ($(call compat_src_has,include/linux/blkdev.h,bdev_max_discard_sectors(stru
 COMPAT_CFLAGS += -DCOMPAT_HAS_BDEV_MAX_DISCARD_SECTORS
 endif
 
+# bio_clear_polled() (with REQ_POLLED, which was REQ_HIPRI before it).
+ifeq ($(call compat_src_has,include/linux/bio.h,void bio_clear_polled(struct bio *bio)),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_BIO_CLEAR_POLLED
+endif
+
 # blk_opf_t (6.0+, a sparse __bitwise type) for a bio's operation and flags.
 ifeq ($(call compat_src_has,include/linux/blk_types.h,__bitwise blk_opf_t;),y)
 COMPAT_CFLAGS += -DCOMPAT_HAS_BLK_OPF_T

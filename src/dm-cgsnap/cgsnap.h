@@ -96,6 +96,8 @@ struct cgsnap {
 	struct dm_target *ti;
 	struct dm_dev *origin;
 	struct dm_dev *cow;
+	struct list_head cow_entry;	/* main.c: COW devices in use */
+	const char *md_name;		/* kstrdup'ed, for messages */
 
 	/* table */
 	bool persistent;
@@ -124,11 +126,15 @@ struct cgsnap {
 	u64 current_area;
 	void *area;			/* the current metadata area (P) */
 	void *zero_area;
+	void *header;			/* header chunk buffer (P) */
 
 	spinlock_t commit_lock;		/* to_commit; taken in IRQ context */
 	struct list_head to_commit;
 	struct work_struct commit_work;
 	struct workqueue_struct *commit_wq;
+	/* retries of a failed invalid-header write, on commit_wq */
+	struct delayed_work drop_work;
+	unsigned int drop_tries;	/* commit_wq only */
 
 	/* map-path fallback: bios whose allocation failed, and discards */
 	struct bio_list deferred;
@@ -186,12 +192,14 @@ int cgsnap_alloc_tables(struct cgsnap *s);
 void cgsnap_free_tables(struct cgsnap *s);
 void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work);
 void cgsnap_commit_work(struct work_struct *work);
+void cgsnap_drop_work(struct work_struct *work);
+void cgsnap_drop_final(struct cgsnap *s);
 void cgsnap_defer_work(struct work_struct *work);
 struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old);
 void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s);
 void cgsnap_stats_free(struct cgsnap *s);
 struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,
-			   sector_t sector, void *buf, compat_opf_t opf,
-			   gfp_t gfp);
+			   sector_t sector, void *buf, unsigned int sectors,
+			   compat_opf_t opf, gfp_t gfp);
 
 #endif /* _DM_CGSNAP_H */

@@ -173,7 +173,9 @@ static void remap_to_origin(struct cgsnap *s, struct bio *bio)
 
 /*
  * Invalidation and overflow, as dm-snapshot: an invalid snapshot fails all
- * I/O and says so on disk; an overflowed one (PO) fails writes only.
+ * I/O and says so on disk; an overflowed one (PO) fails writes only.  The
+ * commit work writes the header (queue_work() may be called under a
+ * spinlock, from any context).
  */
 static void __invalidate(struct cgsnap *s, int err)
 {
@@ -186,6 +188,7 @@ static void __invalidate(struct cgsnap *s, int err)
 		DMERR("Invalidating snapshot: Unable to allocate exception.");
 	s->valid = false;
 	s->drop_pending = true;
+	queue_work(s->commit_wq, &s->commit_work);
 }
 
 /* Not room for one more exception. */
@@ -303,8 +306,6 @@ wouldblock:
 	goto out;
 kill:
 	spin_unlock(&s->lock);
-	if (READ_ONCE(s->drop_pending))
-		queue_work(s->commit_wq, &s->commit_work);
 	ret = DM_MAPIO_KILL;
 	goto out;
 submitted:
@@ -341,7 +342,7 @@ static void zero_discard(struct cgsnap *s, struct bio *bio)
 		sector_t dst = 0;
 
 		spin_lock(&s->lock);
-		if (!s->valid) {
+		if (!s->valid || s->overflowed) {
 			ret = -EIO;
 		} else {
 			e = cgsnap_lookup(s, old);
@@ -386,6 +387,13 @@ int cgsnap_map(struct dm_target *ti, struct bio *bio)
 	 */
 	cgblk_bio_set_dev(bio, s->origin->bdev);
 	if (bio_op(bio) == REQ_OP_DISCARD) {
+		/*
+		 * A discard is a write: an invalid or overflowed snapshot
+		 * fails it, both copies, as snapshot_map() does (zeroing an
+		 * Overflow snapshot's chunks would change what it reads).
+		 */
+		if (!READ_ONCE(s->valid) || READ_ONCE(s->overflowed))
+			return DM_MAPIO_KILL;
 		if (s->discard_passdown_origin && dm_bio_get_target_bio_nr(bio)) {
 			remap_to_origin(s, bio);
 			return DM_MAPIO_REMAPPED;
@@ -572,11 +580,12 @@ static void read_endio(struct bio *bio);
 static void write_endio(struct bio *bio);
 
 static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
-			    sector_t sector, compat_opf_t opf)
+			    sector_t sector, unsigned int sectors,
+			    compat_opf_t opf)
 {
 	struct cgsnap *s = pe->s;
-	struct bio *bio = cgsnap_buf_bio(s, bdev, sector, pe->buf, opf,
-					 GFP_NOIO);
+	struct bio *bio = cgsnap_buf_bio(s, bdev, sector, pe->buf, sectors,
+					 opf, GFP_NOIO);
 
 	if (!bio) {		/* cannot happen with GFP_NOIO, but... */
 		end_copy(pe, -ENOMEM);
@@ -645,7 +654,7 @@ static void read_endio(struct bio *bio)
 	}
 	pe->phase = CGSNAP_PE_WRITE;
 	submit_copy_bio(pe, s->cow->bdev, cgsnap_chunk_to_sector(s, pe->e->new),
-			REQ_OP_WRITE);
+			s->chunk_size, REQ_OP_WRITE);
 }
 
 /*
@@ -683,6 +692,8 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 	struct cgsnap_pe *pe = container_of(work, struct cgsnap_pe, work);
 	struct cgsnap *s = pe->s;
 	struct bio *bio = NULL, *clone;
+	sector_t src, dev_size;
+	unsigned int count;
 
 	pe->stat = stat_get(s, &pe->work.charge);
 	if (!READ_ONCE(s->valid)) {
@@ -703,6 +714,8 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		clone = compat_bio_alloc_clone(s->cow->bdev, bio, GFP_NOIO,
 					       &s->bs);
 		clone->bi_iter.bi_sector = cgsnap_chunk_to_sector(s, pe->e->new);
+		/* nobody polls for a bio that dm does not know of */
+		bio_clear_polled(clone);
 		clone->bi_end_io = write_endio;
 		clone->bi_private = pe;
 		pe->phase = CGSNAP_PE_WRITE;
@@ -710,10 +723,28 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		return;
 	}
 
+	/*
+	 * The last chunk of an origin whose size is not a multiple of the
+	 * chunk size is partial: read only what the origin has and zero the
+	 * rest of the buffer (the COW chunk is written whole, so its tail is
+	 * defined), as dm-snapshot's start_copy() clamps its copy to the
+	 * device's end.  Nothing reads that tail: the target ends with the
+	 * origin.  The size is read at each copy, as dm-snapshot does; an
+	 * origin that shrank under a chunk's start fails its copy.
+	 */
+	src = cgsnap_chunk_to_sector(s, pe->e->old);
+	dev_size = compat_bdev_nr_sectors(s->origin->bdev);
+	if (src >= dev_size) {
+		end_copy(pe, -EIO);
+		return;
+	}
+	count = min_t(sector_t, s->chunk_size, dev_size - src);
 	pe->buf = mempool_alloc(s->buf_pool, GFP_NOIO);
+	if (count < s->chunk_size)
+		memset(pe->buf + ((size_t)count << SECTOR_SHIFT), 0,
+		       (size_t)(s->chunk_size - count) << SECTOR_SHIFT);
 	pe->phase = CGSNAP_PE_READ;
-	submit_copy_bio(pe, s->origin->bdev,
-			cgsnap_chunk_to_sector(s, pe->e->old), REQ_OP_READ);
+	submit_copy_bio(pe, s->origin->bdev, src, count, REQ_OP_READ);
 }
 
 /* The exception is on disk (or failed): release what waited for it. */
@@ -759,6 +790,84 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 	mempool_free(pe, &s->pe_pool);
 }
 
+/*
+ * Writes the header of an invalidated store as invalid (nothing for N).
+ * The header buffer is made with the store, so only the write can fail
+ * (the COW device fails, or is being replaced under us): then it is
+ * retried from s->drop_work every second, until it is written or the
+ * table is destroyed.  Never retried in place: the commit workqueue must
+ * stay free for the flush of a suspend (postsuspend) and of the
+ * destructor, which may be what lets the COW device work again.
+ *
+ * Context: s->commit_wq (ordered: one at a time with the commit work).
+ */
+static void drop_store(struct cgsnap *s)
+{
+	bool drop;
+	int ret;
+
+	spin_lock(&s->lock);
+	drop = s->drop_pending;
+	spin_unlock(&s->lock);
+	if (!drop)
+		return;
+	ret = cgsnap_store_drop(s);
+	if (!s->drop_tries++)
+		dm_table_event(s->ti->table);	/* the status changed */
+	if (ret) {
+		if (s->drop_tries == 1)
+			DMERR("Cannot mark the snapshot invalid on disk (error %d): retrying every second",
+			      ret);
+		queue_delayed_work(s->commit_wq, &s->drop_work, HZ);
+		return;
+	}
+	if (s->drop_tries > 1)
+		DMINFO("Snapshot marked invalid on disk after %u attempts",
+		       s->drop_tries);
+	spin_lock(&s->lock);
+	s->drop_pending = false;
+	spin_unlock(&s->lock);
+}
+
+/**
+ * cgsnap_drop_work - retries a failed write of the invalid header
+ * @work: s->drop_work.work
+ *
+ * Context: s->commit_wq; sleeps on the header write.
+ */
+void cgsnap_drop_work(struct work_struct *work)
+{
+	struct cgsnap *s = container_of(to_delayed_work(work), struct cgsnap,
+					drop_work);
+
+	drop_store(s);
+}
+
+/**
+ * cgsnap_drop_final - last attempt at the invalid header, in the destructor
+ * @s: the snapshot; no bio in flight, commit_wq flushed
+ *
+ * Stops the retries and makes one more attempt; if that fails too, the
+ * store stays marked valid on disk although the snapshot failed I/O, and
+ * the kernel log says so.
+ *
+ * Context: task context (the destructor); sleeps.
+ */
+void cgsnap_drop_final(struct cgsnap *s)
+{
+	int ret;
+
+	cancel_delayed_work_sync(&s->drop_work);
+	if (!s->drop_pending)
+		return;
+	ret = cgsnap_store_drop(s);
+	if (ret)
+		DMERR("Snapshot store left marked valid on disk: its header cannot be written (error %d)",
+		      ret);
+	else
+		s->drop_pending = false;
+}
+
 /**
  * cgsnap_commit_work - commits copied exceptions, in batches
  * @work: s->commit_work
@@ -773,7 +882,6 @@ void cgsnap_commit_work(struct work_struct *work)
 {
 	struct cgsnap *s = container_of(work, struct cgsnap, commit_work);
 	struct cgsnap_pe *pe, *tmp;
-	bool drop;
 
 	for (;;) {
 		LIST_HEAD(batch);
@@ -807,13 +915,5 @@ void cgsnap_commit_work(struct work_struct *work)
 			finish_pe(s, pe, pe->error ? pe->error : -EIO);
 	}
 
-	spin_lock(&s->lock);
-	drop = s->drop_pending;
-	s->drop_pending = false;
-	spin_unlock(&s->lock);
-	if (drop) {
-		if (cgsnap_store_drop(s))
-			DMERR("Cannot mark the snapshot invalid on disk");
-		dm_table_event(s->ti->table);
-	}
+	drop_store(s);
 }

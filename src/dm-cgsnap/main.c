@@ -132,6 +132,55 @@ static void buf_free(void *buf, void *data)
 	kvfree(buf);
 }
 
+/*
+ * COW devices in use: each cgsnap whose constructor got its COW device is
+ * on cgsnap_cows, under cgsnap_cows_lock, until its destructor (or the
+ * constructor's failure) puts it.
+ *
+ * One store has one writer.  There is no handover of a live store between
+ * tables yet (dm-snapshot hands its exceptions to the new table at
+ * resume): a second table on the same COW device would read the store in
+ * its constructor while the live table still allocates chunks and commits
+ * exceptions, and the two would hand out the same chunks.  So a table
+ * whose COW device a cgsnap table already uses is refused -- a reload of
+ * the same device as well as another device naming it -- until the
+ * holder's table is destroyed (dmsetup remove, or a reload to another
+ * table and its resume).
+ */
+static DEFINE_MUTEX(cgsnap_cows_lock);
+static LIST_HEAD(cgsnap_cows);
+
+static int claim_cow(struct cgsnap *s, struct dm_target *ti)
+{
+	dev_t dev = s->cow->bdev->bd_dev;
+	struct cgsnap *o;
+	int ret = 0;
+
+	mutex_lock(&cgsnap_cows_lock);
+	list_for_each_entry(o, &cgsnap_cows, cow_entry) {
+		if (o->cow->bdev->bd_dev != dev)
+			continue;
+		DMERR("COW device %s is in use by the table of %s: a second table on it is refused (suspend, remove and create the snapshot instead of a reload)",
+		      s->cow->name, o->md_name);
+		ti->error = "COW device in use by another cgsnap table";
+		ret = -EBUSY;
+		goto out;
+	}
+	list_add_tail(&s->cow_entry, &cgsnap_cows);
+out:
+	mutex_unlock(&cgsnap_cows_lock);
+	return ret;
+}
+
+static void release_cow(struct cgsnap *s)
+{
+	if (list_empty(&s->cow_entry))
+		return;
+	mutex_lock(&cgsnap_cows_lock);
+	list_del_init(&s->cow_entry);
+	mutex_unlock(&cgsnap_cows_lock);
+}
+
 static void cgsnap_free(struct cgsnap *s)
 {
 	if (s->commit_wq)
@@ -144,6 +193,8 @@ static void cgsnap_free(struct cgsnap *s)
 	cgsnap_free_tables(s);
 	cgsnap_store_free(s);
 	cgsnap_stats_free(s);
+	release_cow(s);
+	kfree(s->md_name);
 	if (s->cow)
 		dm_put_device(s->ti, s->cow);
 	if (s->origin)
@@ -183,6 +234,8 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	spin_lock_init(&s->commit_lock);
 	INIT_LIST_HEAD(&s->stats);
 	INIT_LIST_HEAD(&s->to_commit);
+	INIT_LIST_HEAD(&s->cow_entry);
+	INIT_DELAYED_WORK(&s->drop_work, cgsnap_drop_work);
 	bio_list_init(&s->deferred);
 	INIT_WORK(&s->commit_work, cgsnap_commit_work);
 	INIT_WORK(&s->defer_work, cgsnap_defer_work);
@@ -220,6 +273,17 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ret = -EINVAL;
 		goto bad;
 	}
+	s->md_name = kstrdup(dm_device_name(dm_table_get_md(ti->table)),
+			     GFP_KERNEL);
+	if (!s->md_name) {
+		ti->error = "Cannot allocate private snapshot structure";
+		ret = -ENOMEM;
+		goto bad;
+	}
+	/* before anything reads or writes the store */
+	ret = claim_cow(s, ti);
+	if (ret)
+		goto bad;
 	s->cow_sectors = compat_bdev_nr_sectors(s->cow->bdev);
 
 	if (chunk_size) {
@@ -298,6 +362,7 @@ static void cgsnap_dtr(struct dm_target *ti)
 	cgblk_pool_destroy(s->pool);
 	flush_workqueue(s->defer_wq);
 	flush_workqueue(s->commit_wq);
+	cgsnap_drop_final(s);
 	cgsnap_free(s);
 }
 
@@ -305,8 +370,14 @@ static void cgsnap_postsuspend(struct dm_target *ti)
 {
 	struct cgsnap *s = ti->private;
 
-	/* a pending invalidation reaches the disk before the suspend ends */
+	/*
+	 * A pending invalidation is written before the suspend ends, or at
+	 * least tried once more (a failed write is retried every second, and
+	 * a suspend must not wait for a COW device that may be replaced only
+	 * once the suspend is over).
+	 */
 	flush_workqueue(s->commit_wq);
+	flush_delayed_work(&s->drop_work);
 }
 
 static void cgsnap_status(struct dm_target *ti, status_type_t type,

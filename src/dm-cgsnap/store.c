@@ -30,11 +30,12 @@ static unsigned int chunk_bytes(struct cgsnap *s)
 }
 
 /**
- * cgsnap_buf_bio - a bio for one chunk of a kvmalloc()ed buffer
+ * cgsnap_buf_bio - a bio for (the start of) a kvmalloc()ed chunk buffer
  * @s: the snapshot
  * @bdev: device to address
  * @sector: first sector on @bdev
  * @buf: chunk-sized buffer (kmalloc or vmalloc memory)
+ * @sectors: sectors of @buf to transfer, 1 to the chunk size
  * @opf: operation and flags
  * @gfp: allocation flags; with a blocking @gfp it does not fail
  *
@@ -42,10 +43,10 @@ static unsigned int chunk_bytes(struct cgsnap *s)
  * Return: the bio, or NULL.
  */
 struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,
-			   sector_t sector, void *buf, compat_opf_t opf,
-			   gfp_t gfp)
+			   sector_t sector, void *buf, unsigned int sectors,
+			   compat_opf_t opf, gfp_t gfp)
 {
-	unsigned int len = chunk_bytes(s), off, n;
+	unsigned int len = sectors << SECTOR_SHIFT, off, n;
 	struct bio *bio;
 
 	bio = compat_bio_alloc(bdev, DIV_ROUND_UP(len, PAGE_SIZE), opf, gfp,
@@ -86,7 +87,7 @@ int cgsnap_chunk_io(struct cgsnap *s, void *buf, cgsnap_chunk_t chunk,
 	if (cgsnap_chunk_to_sector(s, chunk + 1) > s->cow_sectors)
 		return -ENOSPC;
 	bio = cgsnap_buf_bio(s, s->cow->bdev, cgsnap_chunk_to_sector(s, chunk),
-			     buf, opf, GFP_NOIO);
+			     buf, s->chunk_size, opf, GFP_NOIO);
 	if (!bio)
 		return -ENOMEM;
 	ret = submit_bio_wait(bio);
@@ -110,23 +111,23 @@ static void skip_metadata(struct cgsnap *s)
 		s->next_free++;
 }
 
+/*
+ * Writes the header chunk from s->header, made with the store: the
+ * invalidation must not depend on an allocation (a chunk-sized kvmalloc
+ * with GFP_NOIO is a high-order kmalloc on 5.10, which may fail).  Only
+ * the constructor and then the commit workqueue use the buffer.
+ */
 static int write_header(struct cgsnap *s, bool valid)
 {
-	struct cgsnap_disk_header *dh;
-	void *buf = kvzalloc(chunk_bytes(s), GFP_NOIO);
-	int ret;
+	struct cgsnap_disk_header *dh = s->header;
 
-	if (!buf)
-		return -ENOMEM;
-	dh = buf;
+	memset(s->header, 0, chunk_bytes(s));
 	dh->magic = cpu_to_le32(CGSNAP_MAGIC);
 	dh->valid = cpu_to_le32(valid);
 	dh->version = cpu_to_le32(CGSNAP_DISK_VERSION);
 	dh->chunk_size = cpu_to_le32(s->chunk_size);
-	ret = cgsnap_chunk_io(s, buf, 0, REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA |
-			      REQ_SYNC);
-	kvfree(buf);
-	return ret;
+	return cgsnap_chunk_io(s, s->header, 0, REQ_OP_WRITE | REQ_PREFLUSH |
+			       REQ_FUA | REQ_SYNC);
 }
 
 /**
@@ -206,14 +207,18 @@ out:
 	return ret;
 }
 
-/* The in-memory metadata area and a zeroed one, for the final chunk size. */
+/*
+ * The in-memory metadata area, a zeroed one and the header buffer, for the
+ * final chunk size.
+ */
 static int alloc_areas(struct cgsnap *s, char **error)
 {
 	s->exceptions_per_area = chunk_bytes(s) /
 				 sizeof(struct cgsnap_disk_exception);
 	s->area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
 	s->zero_area = kvzalloc(chunk_bytes(s), GFP_KERNEL);
-	if (!s->area || !s->zero_area) {
+	s->header = kvzalloc(chunk_bytes(s), GFP_KERNEL);
+	if (!s->area || !s->zero_area || !s->header) {
 		*error = "Cannot allocate the metadata area";
 		return -ENOMEM;
 	}
@@ -346,6 +351,7 @@ void cgsnap_store_free(struct cgsnap *s)
 {
 	kvfree(s->area);
 	kvfree(s->zero_area);
+	kvfree(s->header);
 }
 
 /**
@@ -444,8 +450,11 @@ int cgsnap_store_commit(struct cgsnap *s, struct list_head *batch,
  * cgsnap_store_drop - mark the store invalid on disk
  * @s: the snapshot
  *
- * Context: task context; sleeps.
- * Return: 0 or a negative errno.
+ * Allocates nothing but the bio (from s->bs, with GFP_NOIO: it waits for
+ * one to come back rather than fail).
+ *
+ * Context: task context, the commit workqueue or the destructor; sleeps.
+ * Return: 0 or a negative errno (the write failed).
  */
 int cgsnap_store_drop(struct cgsnap *s)
 {
