@@ -23,6 +23,16 @@
  * item of a WQ_MEM_RECLAIM workqueue, in order, at most max_per_run per
  * run.  CPU hotplug drains a departing CPU's batch; unloading the module
  * drains everything first.
+ *
+ * The rule for every bi_end_io run this way: it may sleep, but it must
+ * never wait for I/O admission — submit a bio to a queue that may be out
+ * of tags, or throttled by wbt, iocost or blk-throttle — nor for other I/O
+ * to complete.  The work item that runs it is shared by every deferred
+ * completion of its CPU, of every cgroup and device: while it waits,
+ * they all wait, and when the I/O it waits for completes through
+ * cgblk_offload too (a cgloop with complete_in_task=1 below), it waits for
+ * itself.  Hand such work to a worker of one's own (dm-cgsnap queues the
+ * copy back on its cgroup's cgblk_core worker).
  */
 #ifndef _CGBLK_OFFLOAD_H
 #define _CGBLK_OFFLOAD_H

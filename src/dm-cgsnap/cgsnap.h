@@ -22,7 +22,6 @@
 #include <linux/workqueue.h>
 
 #include <cgblk/core.h>
-#include <cgblk/offload.h>
 
 #define DM_MSG_PREFIX "cgsnap"
 
@@ -67,6 +66,7 @@ struct cgsnap_cgstat {
 enum cgsnap_pe_phase {
 	CGSNAP_PE_START,	/* queued on the cgroup's worker */
 	CGSNAP_PE_READ,		/* origin read in flight */
+	CGSNAP_PE_COPIED,	/* read done: queued on the worker again */
 	CGSNAP_PE_WRITE,	/* COW write in flight, then the commit */
 };
 
@@ -86,7 +86,6 @@ struct cgsnap_pe {
 	struct bio *full_bio;
 	void *buf;			/* copy buffer (s->buf_pool) */
 	struct cgsnap_cgstat *stat;
-	struct cgblk_offload_ctx octx;	/* the origin read's completion */
 	unsigned int nr_waiters;
 	enum cgsnap_pe_phase phase;
 	int error;

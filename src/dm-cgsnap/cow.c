@@ -15,8 +15,9 @@
  *                                   a clone of it goes to the COW chunk;
  *                                   else read the origin chunk, associated
  *                                   with the writer's blkcg
- *  read completion (task context,   merge the first waiting write into
- *  via cgblk_offload)               the chunk; write the chunk to the COW
+ *  read completion (any context)    queue the pe on the same worker again
+ *  worker, again                    merge the first waiting write into the
+ *                                   chunk; write the chunk to the COW
  *                                   device, associated likewise
  *  write completion (any context)   hand the pe to the commit work
  *  commit work                      add the exception to the metadata area
@@ -28,7 +29,11 @@
  *
  * No lock is held across I/O, allocation that may sleep or bio_set_dev();
  * the map path never waits, so nothing it queued on current->bio_list can
- * be waited for.  Reads never wait: the origin is read-only, so a chunk
+ * be waited for.  Only the writer's worker submits a copy's I/O: submitting
+ * may wait for admission (a tag, wbt, iocost), and a completion must never
+ * wait for that, least of all on a work item other completions share (with
+ * a COW device whose completions go through cgblk_offload, the completion
+ * that frees the tag would wait behind it).  Reads never wait: the origin is read-only, so a chunk
  * without a complete exception is read from the origin.  When GFP_NOWAIT
  * fails, the bio goes to the defer work, which maps it with GFP_NOIO.
  */
@@ -593,13 +598,7 @@ static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
 	}
 	cgblk_bio_associate(bio, &pe->work.charge);
 	bio->bi_private = pe;
-	if (pe->phase == CGSNAP_PE_READ) {
-		/* its completion issues the COW write: task context needed */
-		bio->bi_end_io = read_endio;
-		cgblk_bio_set_complete_in_task(bio, &pe->octx);
-	} else {
-		bio->bi_end_io = write_endio;
-	}
+	bio->bi_end_io = pe->phase == CGSNAP_PE_READ ? read_endio : write_endio;
 	submit_bio(bio);
 }
 
@@ -623,22 +622,37 @@ static void merge_write(struct cgsnap *s, struct cgsnap_pe *pe, struct bio *bio)
 }
 
 /*
- * Completion of the origin read, in task context (cgblk_offload took it
- * there).  The first write waiting on the pe (the one that needed the
- * copy) is merged into the copied chunk: it is then done by the COW write
- * and ends with the commit, with no write of its own.  Then issues the COW
- * write, associated with the writer's blkcg.
+ * Completion of the origin read, in whatever context the origin completes
+ * it: hand the pe back to its cgroup's worker (queueing never sleeps and
+ * never fails), which writes the chunk to the COW device.  The pe's charge
+ * is still held.  The chunk's bytes were counted for the worker when the
+ * copy was queued: not again.
  */
 static void read_endio(struct bio *bio)
 {
 	struct cgsnap_pe *pe = bio->bi_private;
-	struct cgsnap *s = pe->s;
-	blk_status_t status = bio->bi_status;
+
+	if (bio->bi_status)
+		pe->error = blk_status_to_errno(bio->bi_status);
+	bio_put(bio);
+	pe->phase = CGSNAP_PE_COPIED;
+	pe->work.bytes = 0;
+	cgblk_pool_queue(pe->s->pool, &pe->work);
+}
+
+/*
+ * The origin chunk is in pe->buf: on the writer's worker, under its charge.
+ * The first write waiting on the pe (the one that needed the copy) is
+ * merged into the copied chunk: it is then done by the COW write and ends
+ * with the commit, with no write of its own.  Then issues the COW write,
+ * associated with the writer's blkcg.
+ */
+static void write_copy(struct cgsnap *s, struct cgsnap_pe *pe)
+{
 	struct bio *first;
 
-	bio_put(bio);
-	if (status) {
-		end_copy(pe, blk_status_to_errno(status));
+	if (pe->error) {
+		end_copy(pe, pe->error);
 		return;
 	}
 	spin_lock(&s->lock);
@@ -685,6 +699,9 @@ static bool is_full_chunk_write(struct cgsnap *s, struct bio *bio)
  * @pool: the snapshot's pool
  * @work: the pe's work item
  *
+ * Twice for a copy that reads the origin: to start it (a whole-chunk write,
+ * or the origin read), and once the read completed, to write the chunk.
+ *
  * Context: the worker of the pe's blkcg, its charge entered; may sleep.
  */
 void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
@@ -695,6 +712,10 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 	sector_t src, dev_size;
 	unsigned int count;
 
+	if (pe->phase == CGSNAP_PE_COPIED) {
+		write_copy(s, pe);
+		return;
+	}
 	pe->stat = stat_get(s, &pe->work.charge);
 	if (!READ_ONCE(s->valid)) {
 		end_copy(pe, -EIO);
