@@ -34,11 +34,11 @@ kname() { echo "${1//-/_}"; }
 is_loaded() { [ -d "/sys/module/$(kname "$1")" ] && grep -q "^$(kname "$1") " /proc/modules; }
 
 # cgblk_deps NAME: load what NAME needs (cgblk_core; cgblk_offload for
-# cgloop and dm-cgsnap), unless loaded already.
+# cgloop), unless loaded already.
 cgblk_deps() {
 	is_loaded cgblk_core || insmod "$(ko cgblk_core)"
 	case $1 in
-	cgloop|dm-cgsnap) is_loaded cgblk_offload || insmod "$(ko cgblk_offload)" ;;
+	cgloop) is_loaded cgblk_offload || insmod "$(ko cgblk_offload)" ;;
 	esac
 	if [ "$1" = dm-cgsnap ]; then is_loaded dm_mod || modprobe dm-mod; fi
 }
