@@ -18,7 +18,12 @@ brd_setup 64 2
 fill_random /dev/ram0 64
 blockdev --setro /dev/ram0
 origin_md5=$(md5 /dev/ram0)
-dm_snap st cgsnap /dev/ram0 /dev/ram1 P 8
+# The origin answers after 5 ms (dm-delay), so that a copy stays pending
+# long enough for other writes to meet it: over a bare RAM disk a copy
+# can end within its own worker's run, and the writers may never meet one.
+is_loaded dm_delay || modprobe dm-delay
+dmsetup create --readonly slow --table "0 $(blockdev --getsz /dev/ram0) delay /dev/ram0 0 5"
+dm_snap st cgsnap /dev/mapper/slow /dev/ram1 P 8
 cg_setup w1 w2 w3
 
 # writers from three cgroups on the same 2 MiB (256 chunks of 4 KiB),
@@ -47,12 +52,13 @@ cat /sys/kernel/debug/cgblk/dm_cgsnap/dm-*@0 > "$CGBLK_OUT/cgsnap-stats.txt"
 grep -Eq '^waiters [1-9]' "$CGBLK_OUT/cgsnap-stats.txt" || fail "no write ever waited for a copy: the test did not make them meet"
 fio_verify /dev/mapper/st 4M
 dmsetup remove st
-dm_snap st cgsnap /dev/ram0 /dev/ram1 P 8
+dm_snap st cgsnap /dev/mapper/slow /dev/ram1 P 8
 fio --name=write --filename=/dev/mapper/st --size=4M --rw=randwrite --bsrange=512-1M \
 	--ioengine=psync --verify=crc32c --verify_state_save=0 --randrepeat=1 \
 	--verify_only --output="$CGBLK_OUT/fio-after-reload.txt" ||
 	fail "the verified data did not survive remove/create"
 dmsetup remove st
+dmsetup remove slow
 [ "$(md5 /dev/ram0)" = "$origin_md5" ] || fail "the origin changed"
 blockdev --setrw /dev/ram0
 cgblk_unload_all
