@@ -8,7 +8,8 @@
  * cursor and the valid/overflow state.  s->commit_lock (irq-safe: COW
  * writes complete in any context) protects only the list of copied
  * exceptions waiting for the commit; it nests in nothing and nothing nests
- * in it.  The on-disk metadata area is only touched by the commit work
+ * in it; likewise s->buf_lock for the copies waiting for a buffer.  The
+ * on-disk metadata area is only touched by the commit work
  * (one at a time: an ordered workqueue).
  */
 #ifndef _DM_CGSNAP_H
@@ -79,6 +80,7 @@ struct cgsnap_pe {
 	struct cgblk_work work;		/* charge: the first writer's cgroups */
 	struct hlist_node node;		/* s->pending */
 	struct list_head commit_entry;	/* s->to_commit */
+	struct list_head buf_entry;	/* s->buf_waiters */
 	struct cgsnap *s;
 	struct cgsnap_exception *e;	/* preallocated, inserted at commit */
 	struct bio_list bios;		/* waiting writes, in arrival order */
@@ -144,6 +146,8 @@ struct cgsnap {
 	struct bio_set bs;
 	mempool_t pe_pool;
 	mempool_t *buf_pool;
+	spinlock_t buf_lock;		/* buf_waiters; taken in IRQ context */
+	struct list_head buf_waiters;	/* copies waiting for a buffer */
 
 	/* statistics */
 	spinlock_t stat_lock;

@@ -563,6 +563,53 @@ static void queue_commit(struct cgsnap_pe *pe)
 }
 
 /*
+ * Copy buffers.  A copy holds its buffer from the origin read until the COW
+ * write completes, and only its cgroup's worker issues that write: so a
+ * worker must never sleep waiting for a buffer, or the copies queued behind
+ * it, whose buffers it waits for, could never finish (the mempool's reserve
+ * is small, and on 5.10 a large chunk has no vmalloc fallback under
+ * GFP_NOIO).  A copy that finds no buffer waits, off its worker, on
+ * s->buf_waiters; each buffer freed queues the oldest waiter on its worker
+ * again.  The retry under s->buf_lock closes the window between a failed
+ * allocation and a free: a free either refilled the reserve before it, or
+ * finds the waiter after it.
+ *
+ * Context of get_buf(): the worker.  Return: false when the pe now waits.
+ */
+static bool get_buf(struct cgsnap *s, struct cgsnap_pe *pe)
+{
+	const gfp_t gfp = GFP_NOWAIT | __GFP_NOWARN;
+	unsigned long flags;
+
+	pe->buf = mempool_alloc(s->buf_pool, gfp);
+	if (pe->buf)
+		return true;
+	spin_lock_irqsave(&s->buf_lock, flags);
+	pe->buf = mempool_alloc(s->buf_pool, gfp);
+	if (!pe->buf)
+		list_add_tail(&pe->buf_entry, &s->buf_waiters);
+	spin_unlock_irqrestore(&s->buf_lock, flags);
+	return pe->buf;
+}
+
+/* Context: any context, including hard interrupts. */
+static void put_buf(struct cgsnap *s, void *buf)
+{
+	struct cgsnap_pe *waiter;
+	unsigned long flags;
+
+	mempool_free(buf, s->buf_pool);
+	spin_lock_irqsave(&s->buf_lock, flags);
+	waiter = list_first_entry_or_null(&s->buf_waiters, struct cgsnap_pe,
+					  buf_entry);
+	if (waiter)
+		list_del(&waiter->buf_entry);
+	spin_unlock_irqrestore(&s->buf_lock, flags);
+	if (waiter)
+		cgblk_pool_queue(s->pool, &waiter->work);
+}
+
+/*
  * The copy is over (done, or failed with @error): free its buffer, if
  * any, and hand the pe to the commit work.
  *
@@ -574,8 +621,12 @@ static void end_copy(struct cgsnap_pe *pe, int error)
 
 	if (error)
 		pe->error = error;
+	/*
+	 * Before the commit: once it ends the pe's bios, dm may suspend and
+	 * destroy the target, buffers and pool with it.
+	 */
 	if (pe->buf) {
-		mempool_free(pe->buf, s->buf_pool);
+		put_buf(s, pe->buf);
 		pe->buf = NULL;
 	}
 	queue_commit(pe);
@@ -700,7 +751,8 @@ static bool is_full_chunk_write(struct cgsnap *s, struct bio *bio)
  * @work: the pe's work item
  *
  * Twice for a copy that reads the origin: to start it (a whole-chunk write,
- * or the origin read), and once the read completed, to write the chunk.
+ * or the origin read), and once the read completed, to write the chunk; a
+ * start that found no copy buffer is run again when one is freed.
  *
  * Context: the worker of the pe's blkcg, its charge entered; may sleep.
  */
@@ -716,7 +768,8 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		write_copy(s, pe);
 		return;
 	}
-	pe->stat = stat_get(s, &pe->work.charge);
+	if (!pe->stat)	/* not on a second start, after waiting for a buffer */
+		pe->stat = stat_get(s, &pe->work.charge);
 	if (!READ_ONCE(s->valid)) {
 		end_copy(pe, -EIO);
 		return;
@@ -760,7 +813,8 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		return;
 	}
 	count = min_t(sector_t, s->chunk_size, dev_size - src);
-	pe->buf = mempool_alloc(s->buf_pool, GFP_NOIO);
+	if (!get_buf(s, pe))
+		return;		/* started again when a buffer is freed */
 	if (count < s->chunk_size)
 		memset(pe->buf + ((size_t)count << SECTOR_SHIFT), 0,
 		       (size_t)(s->chunk_size - count) << SECTOR_SHIFT);

@@ -232,6 +232,8 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	spin_lock_init(&s->lock);
 	spin_lock_init(&s->stat_lock);
 	spin_lock_init(&s->commit_lock);
+	spin_lock_init(&s->buf_lock);
+	INIT_LIST_HEAD(&s->buf_waiters);
 	INIT_LIST_HEAD(&s->stats);
 	INIT_LIST_HEAD(&s->to_commit);
 	INIT_LIST_HEAD(&s->cow_entry);
