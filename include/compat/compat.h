@@ -369,9 +369,11 @@ static inline bool compat_file_can_direct_io(struct file *file)
 
 /*
  * The memcg of the page a write bio carries when that page is under
- * writeback (a write-back of page cache, or a swap-out), with a reference;
- * NULL for any other bio.  Cgroup writeback and swap charge such a bio to
- * the cgroup of its pages' memcg.  Before folio_memcg() (5.16) this is NULL:
+ * writeback (a write-back of page cache, or a swap-out) and cgroup
+ * writeback is on (memory and io both on the v2 hierarchy, as
+ * inode_cgwb_enabled() wants), with a reference; NULL for any other bio.
+ * Cgroup writeback and swap charge such a bio to the cgroup of its pages'
+ * memcg.  Before folio_memcg() (5.16) this is NULL:
  * there cgblk needs it nowhere, since device-mapper's clones still carry the
  * original bio's association (see cgblk_bio_set_dev()).
  */
@@ -385,7 +387,9 @@ compat_bio_writeback_memcg_css(struct bio *bio)
 	struct folio *folio;
 
 	if (mem_cgroup_disabled() || !bio_has_data(bio) ||
-	    !op_is_write(bio_op(bio)))
+	    !op_is_write(bio_op(bio)) ||
+	    !cgroup_subsys_on_dfl(memory_cgrp_subsys) ||
+	    !cgroup_subsys_on_dfl(io_cgrp_subsys))
 		return NULL;
 	folio = page_folio(bio_page(bio));
 	/* Only page cache and swap cache pages are ever under writeback. */

@@ -105,7 +105,11 @@ EXPORT_SYMBOL_CGBLK(cgblk_bio_associate);
  * pages.  So a bio that comes without an association and carries pages
  * under writeback is associated as cgroup writeback (and swap) associate
  * such bios: with the io css of the cgroup of the pages' memcg.  Any other
- * bio gets bio_set_dev()'s association.  A target that takes the issuer's
+ * bio gets bio_set_dev()'s association.  This reads the cgroup from the
+ * first page, where writeback reads it from the inode's wb: the two differ
+ * for pages another cgroup dirtied (writeback then charges the inode's
+ * owner) and for a direct write from a mapped page that is being written
+ * back at the same time (charged to the page's cgroup, not the writer's).  A target that takes the issuer's
  * cgroup from the bio in ->map (cgblk_charge_from_bio()) calls this first.
  *
  * Context: the submitter's, e.g. a dm target's ->map; not under a spinlock
