@@ -891,7 +891,7 @@ static void drop_store(struct cgsnap *s)
 		dm_table_event(s->ti->table);	/* the status changed */
 	if (ret) {
 		if (s->drop_tries == 1)
-			DMERR("Cannot mark the snapshot invalid on disk (error %d): retrying every second",
+			DMERR("Cannot mark the snapshot invalid on disk: error %d, retrying",
 			      ret);
 		queue_delayed_work(s->commit_wq, &s->drop_work, HZ);
 		return;
@@ -937,7 +937,7 @@ void cgsnap_drop_final(struct cgsnap *s)
 		return;
 	ret = cgsnap_store_drop(s);
 	if (ret)
-		DMERR("Snapshot store left marked valid on disk: its header cannot be written (error %d)",
+		DMERR("Snapshot left marked valid on disk: header write error %d",
 		      ret);
 	else
 		s->drop_pending = false;

@@ -160,7 +160,7 @@ static int claim_cow(struct cgsnap *s, struct dm_target *ti)
 	list_for_each_entry(o, &cgsnap_cows, cow_entry) {
 		if (o->cow->bdev->bd_dev != dev)
 			continue;
-		DMERR("COW device %s is in use by the table of %s: a second table on it is refused (suspend, remove and create the snapshot instead of a reload)",
+		DMERR("COW device %s is in use by the table of %s: no reload, remove and create",
 		      s->cow->name, o->md_name);
 		ti->error = "COW device in use by another cgsnap table";
 		ret = -EBUSY;
