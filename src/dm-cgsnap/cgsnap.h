@@ -98,7 +98,6 @@ struct cgsnap {
 	struct dm_dev *origin;
 	struct dm_dev *cow;
 	struct list_head cow_entry;	/* main.c: COW devices in use */
-	const char *md_name;		/* kstrdup'ed, for messages */
 
 	/* table */
 	bool persistent;

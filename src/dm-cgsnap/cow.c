@@ -869,7 +869,8 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
  * Writes the header of an invalidated store as invalid (nothing for N).
  * The header buffer is made with the store, so only the write can fail
  * (the COW device fails, or is being replaced under us): then it is
- * retried from s->drop_work every second, until it is written or the
+ * retried from s->drop_work every second (but not while the target is
+ * suspended: see cgsnap_postsuspend()), until it is written or the
  * table is destroyed.  Never retried in place: the commit workqueue must
  * stay free for the flush of a suspend (postsuspend) and of the
  * destructor, which may be what lets the COW device work again.

@@ -160,9 +160,8 @@ static int claim_cow(struct cgsnap *s, struct dm_target *ti)
 	list_for_each_entry(o, &cgsnap_cows, cow_entry) {
 		if (o->cow->bdev->bd_dev != dev)
 			continue;
-		DMERR("COW device %s is in use by the table of %s: no reload, remove and create",
-		      s->cow->name, o->md_name);
-		ti->error = "COW device in use by another cgsnap table";
+		/* dm prints it: one line, with the device and -EBUSY */
+		ti->error = "COW device in use by a live cgsnap table (no reload: suspend, remove, create)";
 		ret = -EBUSY;
 		goto out;
 	}
@@ -194,7 +193,6 @@ static void cgsnap_free(struct cgsnap *s)
 	cgsnap_store_free(s);
 	cgsnap_stats_free(s);
 	release_cow(s);
-	kfree(s->md_name);
 	if (s->cow)
 		dm_put_device(s->ti, s->cow);
 	if (s->origin)
@@ -273,13 +271,6 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (s->cow->bdev == s->origin->bdev) {
 		ti->error = "COW device cannot be the same as origin device";
 		ret = -EINVAL;
-		goto bad;
-	}
-	s->md_name = kstrdup(dm_device_name(dm_table_get_md(ti->table)),
-			     GFP_KERNEL);
-	if (!s->md_name) {
-		ti->error = "Cannot allocate private snapshot structure";
-		ret = -ENOMEM;
 		goto bad;
 	}
 	/* before anything reads or writes the store */
@@ -374,12 +365,25 @@ static void cgsnap_postsuspend(struct dm_target *ti)
 
 	/*
 	 * A pending invalidation is written before the suspend ends, or at
-	 * least tried once more (a failed write is retried every second, and
-	 * a suspend must not wait for a COW device that may be replaced only
-	 * once the suspend is over).
+	 * least tried once more: a suspend must not wait for a COW device that
+	 * may be replaced only once the suspend is over.  Then no retry: a
+	 * suspended target issues no I/O.  Resume starts them again.
 	 */
 	flush_workqueue(s->commit_wq);
 	flush_delayed_work(&s->drop_work);
+	cancel_delayed_work_sync(&s->drop_work);
+}
+
+static void cgsnap_resume(struct dm_target *ti)
+{
+	struct cgsnap *s = ti->private;
+	bool drop;
+
+	spin_lock(&s->lock);
+	drop = s->drop_pending;
+	spin_unlock(&s->lock);
+	if (drop)	/* the header write that failed before the suspend */
+		queue_delayed_work(s->commit_wq, &s->drop_work, 0);
 }
 
 static void cgsnap_status(struct dm_target *ti, status_type_t type,
@@ -444,6 +448,7 @@ static struct target_type cgsnap_target = {
 	.dtr = cgsnap_dtr,
 	.map = cgsnap_map,
 	.postsuspend = cgsnap_postsuspend,
+	.resume = cgsnap_resume,
 	.status = cgsnap_status,
 	.iterate_devices = cgsnap_iterate_devices,
 };
