@@ -610,6 +610,23 @@ static int cgloop_open_backing(struct cgloop_device *cl)
 	cl->file = file;	/* from here the caller's teardown puts it */
 	cl->read_only = (flags & O_ACCMODE) == O_RDONLY;
 	align = max_t(unsigned int, cgloop_dio_align(file), SECTOR_SIZE);
+	if (S_ISBLK(mode)) {
+		/*
+		 * Remapped: each clone goes to the lower device at our sector
+		 * plus the offset, as it is, so our blocks must be blocks it
+		 * can address.  blk-mq checks that only from 6.11 (EIO); before,
+		 * the lower driver misplaces a misaligned clone.  There is no
+		 * page cache on this path, so direct_io does not apply.
+		 */
+		cl->lbs = c->logical_block_size ?: align;
+		if (cl->lbs < align) {
+			pr_err("backing %s: logical_block_size %u is below the device's %u\n",
+			       c->backing, cl->lbs, align);
+			return -EINVAL;
+		}
+		cl->direct_io = true;
+		return 0;
+	}
 	if (!file->f_op->read_iter || (!cl->read_only && !file->f_op->write_iter)) {
 		pr_err("backing %s: cannot be read and written with iterators\n",
 		       c->backing);
@@ -780,7 +797,6 @@ static int cgloop_prepare(struct cgloop_device *cl)
 			goto out_teardown;
 		cl->bdev = I_BDEV(cl->file->f_mapping->host);
 		cl->complete_in_task = cgloop_complete_in_task;
-		cl->direct_io = true;	/* remapped: no page cache either way */
 	}
 
 	snprintf(name, sizeof(name), CGLOOP_NAME "%d", cl->index);

@@ -60,12 +60,12 @@ refused() {
 	fi
 	echo 0 > $d/offset; echo 0 > $d/size; echo 0 > $d/logical_block_size; echo 1 > $d/direct_io
 }
-refused "offset=512" "backing $lower: offset 512 is not a multiple of the logical block size 4096"
-refused "offset=512 direct_io=0" "backing $lower: offset 512 is not a multiple of the logical block size 4096"
+refused "offset=512" "backing $lower: offset 512 and size 0 must be multiples of the logical block size 4096"
+refused "offset=512 direct_io=0" "backing $lower: offset 512 and size 0 must be multiples of the logical block size 4096"
 refused "logical_block_size=512" "backing $lower: logical_block_size 512 is below the device's 4096"
 refused "logical_block_size=512 direct_io=0" "backing $lower: logical_block_size 512 is below the device's 4096"
-refused "size=12800" "backing $lower: size 12800 is not a multiple of the logical block size 4096"
-refused "size=12800 direct_io=0" "backing $lower: size 12800 is not a multiple of the logical block size 4096"
+refused "size=12800" "backing $lower: offset 0 and size 12800 must be multiples of the logical block size 4096"
+refused "size=12800 direct_io=0" "backing $lower: offset 0 and size 12800 must be multiples of the logical block size 4096"
 [ $errors = 0 ] || fail "$errors bad geometries over a 4Kn device were not refused as they must be"
 
 # check_window DEV OFFSET: DEV has 4096-byte blocks, refuses a 512-byte
