@@ -327,6 +327,30 @@ static inline bool compat_file_can_direct_io(struct file *file)
 #define COMPAT_KI_COMPLETE_ARGS	struct kiocb *iocb, long ret
 #endif
 
+/*
+ * Freeze protection of an asynchronous write (6.6+; Debian's 6.1 has it):
+ * taken in the submitting task, then handed over for lockdep, so that the
+ * completion may drop it in another context, as fs/aio.c did before these
+ * helpers.  Only regular files come here (cgloop remaps block devices).
+ */
+#ifndef COMPAT_HAS_KIOCB_START_WRITE
+static inline void kiocb_start_write(struct kiocb *iocb)
+{
+	struct super_block *sb = file_inode(iocb->ki_filp)->i_sb;
+
+	sb_start_write(sb);
+	__sb_writers_release(sb, SB_FREEZE_WRITE);
+}
+
+static inline void kiocb_end_write(struct kiocb *iocb)
+{
+	struct super_block *sb = file_inode(iocb->ki_filp)->i_sb;
+
+	__sb_writers_acquired(sb, SB_FREEZE_WRITE);
+	sb_end_write(sb);
+}
+#endif
+
 /* A per-CPU workqueue, said explicitly where the kernel has the flag. */
 #ifdef COMPAT_HAS_WQ_PERCPU
 #define COMPAT_WQ_PERCPU	WQ_PERCPU
