@@ -1,9 +1,10 @@
 #!/bin/bash
 # Proves: one configfs device moved from a block device to a file and back,
-# twice, with a refused enable over the block device in between, takes the
-# right path every time: each write lands on the backing it is enabled over
-# and on no other, and reads back; nothing of an earlier enable (the lower
-# device, its bio set) is left for the next (issue 13.9).
+# three times, with a refused enable over the block device each time, takes
+# the right path every time: each write lands on the backing it is enabled
+# over and on no other, and reads back; nothing of an earlier enable (the
+# lower device, its bio set) is left for the next (issue 13.9); read-only, a
+# write(2) fails with EPERM.
 # timeout: 240
 # tier: edges
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
@@ -67,6 +68,18 @@ for round in 1 2 3; do
 	done
 	echo 0 > $d/enable
 done
+
+# Read-only over the file: write(2) fails with EPERM (README), and the
+# file keeps what it had.
+echo 1 > $d/read_only
+echo 1 > $d/enable
+if dd if=/dev/urandom of=$dev bs=64k seek=1 count=1 oflag=direct status=none 2> /scratch/dd.err; then
+	fail "a write to a read-only device succeeded"
+fi
+grep -q 'Operation not permitted' /scratch/dd.err || fail "a write to a read-only device: $(cat /scratch/dd.err), not EPERM"
+cmp <(dd if=/scratch/img bs=64k skip=1 count=1 status=none) /scratch/pat.file.1 ||
+	fail "a write to a read-only device reached the file"
+echo 0 > $d/enable
 rmdir $d
 rmmod cgloop
 cgblk_unload_all
