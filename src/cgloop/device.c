@@ -676,14 +676,14 @@ static int cgloop_open_backing(struct cgloop_device *cl)
 /*
  * Undo whatever cgloop_prepare() built, in reverse order; copes with any
  * half-built state and leaves nothing of it (no lower device, bio set, tag
- * set or geometry) for the next enable.  The disk is not added, or already
- * deleted.
+ * set or geometry) for the next enable.  A disk still here was never added
+ * (disable releases an added one itself, after del_gendisk()).
  */
 static void cgloop_teardown(struct cgloop_device *cl)
 {
 	lockdep_assert_held(&cl->ctl_mutex);
 	if (cl->disk) {
-		compat_cleanup_disk(cl->disk);
+		compat_put_unadded_disk(cl->disk);
 		cl->disk = NULL;
 	}
 	if (cl->tag_set.ops)		/* set only while allocated */
@@ -957,6 +957,8 @@ int cgloop_dev_disable(struct cgloop_device *cl)
 		debugfs_remove_recursive(cl->debugfs);
 		cl->debugfs = NULL;
 		del_gendisk(cl->disk);		/* waits for requests in flight */
+		compat_cleanup_disk(cl->disk);
+		cl->disk = NULL;
 	}
 	if (cl->state != CGLOOP_OFF) {		/* live, or prepared only */
 		cgloop_teardown(cl);
