@@ -109,7 +109,8 @@ static inline struct mem_cgroup *compat_set_active_memcg(struct mem_cgroup *memc
 /*
  * Block devices.  compat_alloc_disk() allocates a blk-mq disk with its
  * limits, compat_add_disk() adds it, compat_cleanup_disk() releases it after
- * del_gendisk().  struct compat_disk_limits carries what cgblk sets, since
+ * del_gendisk(), compat_put_unadded_disk() releases one never added.
+ * struct compat_disk_limits carries what cgblk sets, since
  * struct queue_limits has changed too much to fill it by hand before 6.9.
  */
 #include <linux/blk-mq.h>
@@ -204,6 +205,24 @@ static inline void compat_cleanup_disk(struct gendisk *disk)
 	blk_cleanup_queue(disk->queue);
 #endif
 	put_disk(disk);
+}
+
+/*
+ * Release a disk that was never added (or whose compat_add_disk() failed).
+ * 5.10 (alloc_disk() + blk_mq_init_queue()): the disk takes its reference
+ * on the queue in add_disk() and drops it in disk_release(), so a disk
+ * never added must not point at its queue when put.  Later kernels pair
+ * blk_mq_alloc_disk() with blk_cleanup_disk() / put_disk() either way.
+ */
+static inline void compat_put_unadded_disk(struct gendisk *disk)
+{
+#if !defined(COMPAT_BLK_MQ_ALLOC_DISK_LIM) && !defined(COMPAT_BLK_MQ_ALLOC_DISK)
+	blk_cleanup_queue(disk->queue);
+	disk->queue = NULL;
+	put_disk(disk);
+#else
+	compat_cleanup_disk(disk);
+#endif
 }
 
 /* "No partitions": a macro named ..._NO_PART_SCAN until 5.17, an enum after. */
@@ -336,6 +355,30 @@ static inline bool compat_file_can_direct_io(struct file *file)
 #define COMPAT_KI_COMPLETE_ARGS	struct kiocb *iocb, long ret, long ret2
 #else
 #define COMPAT_KI_COMPLETE_ARGS	struct kiocb *iocb, long ret
+#endif
+
+/*
+ * Freeze protection of an asynchronous write (6.6+; Debian's 6.1 has it):
+ * taken in the submitting task, then handed over for lockdep, so that the
+ * completion may drop it in another context, as fs/aio.c did before these
+ * helpers.  Only regular files come here (cgloop remaps block devices).
+ */
+#ifndef COMPAT_HAS_KIOCB_START_WRITE
+static inline void kiocb_start_write(struct kiocb *iocb)
+{
+	struct super_block *sb = file_inode(iocb->ki_filp)->i_sb;
+
+	sb_start_write(sb);
+	__sb_writers_release(sb, SB_FREEZE_WRITE);
+}
+
+static inline void kiocb_end_write(struct kiocb *iocb)
+{
+	struct super_block *sb = file_inode(iocb->ki_filp)->i_sb;
+
+	__sb_writers_acquired(sb, SB_FREEZE_WRITE);
+	sb_end_write(sb);
+}
 #endif
 
 /* A per-CPU workqueue, said explicitly where the kernel has the flag. */

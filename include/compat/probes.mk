@@ -75,6 +75,14 @@ ifeq ($(call compat_src_has,include/linux/fs.h,(*ki_complete)(struct kiocb *iocb
 COMPAT_CFLAGS += -DCOMPAT_KI_COMPLETE_RET2
 endif
 
+# kiocb_start_write()/kiocb_end_write() (6.6+, backported to Debian's 6.1):
+# freeze protection for an asynchronous write, taken at submission and
+# dropped at completion.  Before them, compat.h builds them from
+# sb_start_write() and the lockdep hand-over of __sb_writers_release/acquired.
+ifeq ($(call compat_src_has,include/linux/fs.h,static inline void kiocb_start_write(struct kiocb *iocb)),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_KIOCB_START_WRITE
+endif
+
 # bio_alloc_bioset() and bio_alloc_clone() take the block device from 5.18
 # (before: bio_clone_fast() and bio_set_dev()); bdev_max_discard_sectors()
 # from 5.19.

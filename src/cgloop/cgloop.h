@@ -37,6 +37,7 @@ struct cgloop_config {
 
 enum cgloop_state {
 	CGLOOP_OFF,		/* not enabled: configurable */
+	CGLOOP_PREPARED,	/* built but its disk not added: cannot be opened */
 	CGLOOP_LIVE,		/* /dev/cgloopN exists and may be opened */
 	CGLOOP_DYING,		/* being disabled: opens fail */
 };
@@ -50,9 +51,10 @@ enum cgloop_state {
  * calls del_gendisk()).  @state_lock, a spinlock taken inside open_mutex by
  * ->open and ->release, protects @state and @open_count; disable moves the
  * state to CGLOOP_DYING under it only when @open_count is zero, so no open
- * can succeed afterwards.  Everything under "live" is set by enable and
- * cleared by disable, both under @ctl_mutex, and is stable while the state
- * is CGLOOP_LIVE (the I/O path and the sysfs files only run then).
+ * can succeed afterwards.  Everything under "live" is set by prepare (the
+ * first half of enable) and cleared by cgloop_teardown() on every failure
+ * of enable and by disable, all under @ctl_mutex, and is stable while the
+ * state is CGLOOP_LIVE (the I/O path and the sysfs files only run then).
  */
 struct cgloop_device {
 	struct list_head node;		/* on cgloop_devices */
@@ -124,6 +126,8 @@ void cgloop_configfs_unpin(struct cgloop_device *cl);
 /* device.c */
 struct cgloop_device *cgloop_dev_create(void);
 void cgloop_dev_destroy(struct cgloop_device *cl);
+int cgloop_dev_prepare(struct cgloop_device *cl);
+int cgloop_dev_publish(struct cgloop_device *cl);
 int cgloop_dev_enable(struct cgloop_device *cl);
 int cgloop_dev_disable(struct cgloop_device *cl);
 bool cgloop_dev_is_live(struct cgloop_device *cl);

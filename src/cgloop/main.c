@@ -89,11 +89,22 @@ static void cgloop_remove_all(void)
 	}
 }
 
-/* Create one enabled device per entry of the backing= parameter. */
+/*
+ * Create one enabled device per entry of the backing= parameter.  Every
+ * entry is checked and its device built (cgloop_dev_prepare()) before any
+ * disk is added: once a disk is added, udev or blkid may open it, and a
+ * failed load cannot remove an open disk (the module is freed under it,
+ * and its close would run freed code).  So a bad entry fails the load with
+ * nothing added.  Only add_disk() itself can fail after that (memory,
+ * sysfs): when it fails for the first disk the load fails with nothing
+ * added; for a later one the load goes on with the disks already added and
+ * that device left disabled (it can be enabled from configfs).
+ */
 static int __init cgloop_create_from_param(void)
 {
 	char *list, *cur, *path;
 	struct cgloop_device *cl;
+	bool added = false;
 	int ret = 0;
 
 	if (!cgloop_backing || !*cgloop_backing)
@@ -120,12 +131,26 @@ static int __init cgloop_create_from_param(void)
 			ret = -EINVAL;
 			break;
 		}
-		ret = cgloop_dev_enable(cl);
+		ret = cgloop_dev_prepare(cl);
 		if (ret)
 			break;
 	}
 	kfree(list);
-	return ret;
+	if (ret)
+		return ret;
+
+	list_for_each_entry(cl, &cgloop_devices, node) {
+		ret = cgloop_dev_publish(cl);
+		if (!ret) {
+			added = true;
+			continue;
+		}
+		if (!added)
+			return ret;
+		pr_err("cgloop%d: left disabled; the devices before it stay\n",
+		       cl->index);
+	}
+	return 0;
 }
 
 static int __init cgloop_init(void)
