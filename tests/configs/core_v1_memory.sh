@@ -1,0 +1,82 @@
+#!/bin/bash
+# Proves: with the memory controller on a cgroup v1 hierarchy and io on v2
+# (a hybrid system: Debian 11 booted with systemd.unified_cgroup_hierarchy=0,
+# a v1 docker host), I/O through cgloop over a brd ramdisk and over a tmpfs
+# file and through a cgsnap snapshot, from a v2 io cgroup, from a v1 memory
+# cgroup and from a task in both, runs without a kernel report and keeps
+# its data (fio verify), and the v2 cgroup gets a worker of its own
+# (issue 13.6: on 5.10 the first such I/O oopsed in cgblk_charge_from_bio,
+# css_get(NULL)).  Its memcg is then the root memcg, as upstream's
+# cgroup_get_e_css() gives.  Afterwards memory goes back to v2 (no css
+# reference left behind on the v1 hierarchy).
+# Debian's 6.12 and 7.3 are built without CONFIG_MEMCG_V1: memory cannot
+# be mounted on v1 there.
+# kernels: 5.10 6.1
+# timeout: 500
+# tier: edges
+. "$CGBLK_TOP/tests/lib/guest-lib.sh"
+
+v1=/scratch/v1-memory
+mkdir -p $v1
+# The v1 mount takes memory only while no v2 cgroup has it enabled.
+if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control; then
+	echo -memory > /sys/fs/cgroup/cgroup.subtree_control
+fi
+echo +io > /sys/fs/cgroup/cgroup.subtree_control
+mount_v1() {
+	echo 3 > /proc/sys/vm/drop_caches	# dying memcgs pinned by page cache
+	mount -t cgroup -o memory none $v1 2> /dev/null
+}
+wait_for 60 mount_v1
+! grep -qw memory /sys/fs/cgroup/cgroup.controllers || fail "memory is still on v2 after the v1 mount"
+mkdir $v1/m1 /sys/fs/cgroup/io1
+log "memory on v1 ($v1), io on v2"
+
+# as WHO CMD...: CMD as a task of the v2 cgroup io1 (v2), of the v1 memcg
+# m1 (v1) or of both.
+as() {
+	(
+		case $1 in v2|both) echo $BASHPID > /sys/fs/cgroup/io1/cgroup.procs ;; esac
+		case $1 in v1|both) echo $BASHPID > $v1/m1/cgroup.procs ;; esac
+		shift
+		"$@"
+	)
+}
+
+brd_setup 32 3
+truncate -s 16M /scratch/backing.img
+cgblk_load cgloop backing=/dev/ram0,/scratch/backing.img
+wait_for 10 test -b /dev/cgloop1
+fill_random /dev/ram1 32
+blockdev --setro /dev/ram1
+dd if=/dev/zero of=/dev/ram2 bs=1M count=1 oflag=direct status=none
+dm_snap s1 cgsnap /dev/ram1 /dev/ram2 P 16
+[ -b /dev/mapper/s1 ] || fail "no /dev/mapper/s1"
+
+for who in v2 v1 both; do
+	for dev in /dev/cgloop0 /dev/cgloop1 /dev/mapper/s1; do
+		as $who fio_verify $dev 2M --direct=1
+		log "$who: $dev verified (direct)"
+	done
+done
+as both fio_verify /dev/cgloop1 2M
+log "both: /dev/cgloop1 verified (buffered)"
+log "v1 memcg m1: memory.usage_in_bytes $(cat $v1/m1/memory.usage_in_bytes)"
+
+cat /sys/kernel/debug/cgblk/cgloop/cgloop0/workers | tee "$CGBLK_OUT/workers-cgloop0.txt"
+grep -q '^/io1 ' "$CGBLK_OUT/workers-cgloop0.txt" || fail "the v2 cgroup io1 had no worker of its own on cgloop0"
+cat /sys/kernel/debug/cgblk/dm_cgsnap/* > "$CGBLK_OUT/cgsnap.txt"
+grep -q '/io1' "$CGBLK_OUT/cgsnap.txt" || fail "the v2 cgroup io1 made no copy on its own cgsnap worker"
+
+dmsetup remove s1
+cgblk_unload_all
+brd_cleanup
+rm /scratch/backing.img
+rmdir $v1/m1 /sys/fs/cgroup/io1
+umount $v1
+memory_on_v2() {
+	echo 3 > /proc/sys/vm/drop_caches
+	grep -qw memory /sys/fs/cgroup/cgroup.controllers
+}
+wait_for 60 memory_on_v2
+log "memory back on v2"
