@@ -71,7 +71,8 @@ static void tp_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		atomic_inc(&tp_wrong);
 	if (it->gate >= 0) {
 		atomic_inc(&tp_blocked);
-		wait_event(tp_release_wq, READ_ONCE(tp_open[it->gate]));
+		/* TASK_IDLE: a long wait is no hung task */
+		wait_event_idle(tp_release_wq, READ_ONCE(tp_open[it->gate]));
 		atomic_dec(&tp_blocked);
 	}
 	cgblk_charge_put(&work->charge);
