@@ -48,6 +48,7 @@ struct dentry *cgblk_debugfs_dir(void);
  * struct cgblk_charge - the cgroups one piece of I/O is charged to
  * @blkcg_css: io controller css, referenced; NULL for the root cgroup
  * @memcg_css: memory controller css, referenced; NULL for the root cgroup
+ *	(the root memcg's css when memory is not on the blkcg's hierarchy)
  *
  * Zero-initialised it means "the root cgroup".
  */
