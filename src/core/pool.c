@@ -38,6 +38,23 @@
  * the worker after unlocking.  The reaper timer only queues reap_work:
  * freeing drops css and mm references, and mmdrop() must not run in softirq
  * context.
+ *
+ * Concurrency: a workqueue runs at most max_active of its work items at
+ * once; the others wait, inactive, until one of those returns.  A worker
+ * blocked in submission (iocost, blk-throttle, memory.max reclaim) holds its
+ * slot, so with the default max_active (256) 256 blocked cgroups would stall
+ * every other cgroup's worker.  The pool's workqueue therefore gets the
+ * most an unbound workqueue may have, WQ_UNBOUND_MAX_ACTIVE (512 on 5.10 to
+ * 6.12, and before 6.9 4 per possible CPU past 128 CPUs; 2048 on 7.3), and a
+ * pool keeps at most WQ_UNBOUND_MAX_ACTIVE - 1 per-cgroup workers
+ * (cgblk_pool_create() caps max_workers): each has at most one work item
+ * queued or running (but for
+ * the instant between a run clearing scheduled and returning), the
+ * fallback one more, so every scheduled worker runs at once.  Cgroups past
+ * the cap share the fallback worker, as past max_workers.  From 6.9 an
+ * unbound workqueue divides max_active among NUMA nodes in proportion to
+ * their CPUs: on a multi-node machine the guarantee holds for the workers
+ * queued from one node up to that node's share.
  */
 #include <linux/jiffies.h>
 #include <linux/cgroup.h>
@@ -88,7 +105,7 @@ struct cgblk_pool {
 	struct work_struct reap_work;
 	struct workqueue_struct *wq;	/* I */
 	const struct cgblk_pool_ops *ops;	/* I */
-	struct cgblk_pool_params params;	/* I */
+	struct cgblk_pool_params params;	/* I: max_workers capped */
 	void *private;			/* I */
 };
 
@@ -345,12 +362,15 @@ struct cgblk_pool *cgblk_pool_create(const char *name,
 				     const struct cgblk_pool_params *params,
 				     void *private)
 {
+	/* See "Concurrency" above. */
+	int max_active = WQ_UNBOUND_MAX_ACTIVE;
 	struct cgblk_pool *pool;
 
 	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
 	if (!pool)
 		return ERR_PTR(-ENOMEM);
-	pool->wq = alloc_workqueue("%s", WQ_UNBOUND | WQ_MEM_RECLAIM, 0, name);
+	pool->wq = alloc_workqueue("%s", WQ_UNBOUND | WQ_MEM_RECLAIM, max_active,
+				   name);
 	if (!pool->wq) {
 		kfree(pool);
 		return ERR_PTR(-ENOMEM);
@@ -363,6 +383,8 @@ struct cgblk_pool *cgblk_pool_create(const char *name,
 	INIT_WORK(&pool->reap_work, cgblk_pool_reap);
 	pool->ops = ops;
 	pool->params = *params;
+	pool->params.max_workers = min_not_zero(params->max_workers,
+						(unsigned int)max_active - 1);
 	pool->private = private;
 	return pool;
 }
