@@ -21,8 +21,13 @@ if grep -qw io /sys/fs/cgroup/cgroup.subtree_control; then
 	echo -io > /sys/fs/cgroup/cgroup.subtree_control
 fi
 echo +memory > /sys/fs/cgroup/cgroup.subtree_control
-mount_v1() { mount -t cgroup -o blkio none $v1 2> /dev/null; }
-wait_for 60 mount_v1
+# Dying blkcgs of earlier tests keep io busy on v2 until they are freed.
+deadline=$((SECONDS + 60))
+until mount -t cgroup -o blkio none $v1 2> /scratch/mount.err; do
+	[ $SECONDS -lt $deadline ] ||
+		fail "blkio cannot move to v1: $(cat /scratch/mount.err); v2 root: $(tr '\n' ' ' < /sys/fs/cgroup/cgroup.stat)"
+	sleep 1
+done
 ! grep -qw io /sys/fs/cgroup/cgroup.controllers || fail "io is still on v2 after the v1 mount"
 mkdir $v1/b1 $v1/b2 /sys/fs/cgroup/mem1
 log "blkio on v1 ($v1), memory on v2"
@@ -90,6 +95,10 @@ brd_cleanup
 rm /scratch/backing.img
 rmdir $v1/b1 $v1/b2 /sys/fs/cgroup/mem1
 umount $v1
-io_on_v2() { grep -qw io /sys/fs/cgroup/cgroup.controllers; }
-wait_for 60 io_on_v2
+deadline=$((SECONDS + 60))
+until grep -qw io /sys/fs/cgroup/cgroup.controllers; do
+	[ $SECONDS -lt $deadline ] ||
+		fail "io did not go back to v2 in 60 s: $(grep -w blkio /proc/cgroups)"
+	sleep 1
+done
 log "io back on v2"

@@ -23,11 +23,16 @@ if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control; then
 	echo -memory > /sys/fs/cgroup/cgroup.subtree_control
 fi
 echo +io > /sys/fs/cgroup/cgroup.subtree_control
-mount_v1() {
-	echo 3 > /proc/sys/vm/drop_caches	# dying memcgs pinned by page cache
-	mount -t cgroup -o memory none $v1 2> /dev/null
-}
-wait_for 60 mount_v1
+# Dying memcgs of earlier tests (pinned by page cache) keep memory busy on
+# v2 until they are freed: drop caches and retry for up to 60 s.
+log "v2 root: $(tr '\n' ' ' < /sys/fs/cgroup/cgroup.stat)"
+deadline=$((SECONDS + 60))
+until mount -t cgroup -o memory none $v1 2> /scratch/mount.err; do
+	[ $SECONDS -lt $deadline ] ||
+		fail "memory cannot move to v1: $(cat /scratch/mount.err); v2 root: $(tr '\n' ' ' < /sys/fs/cgroup/cgroup.stat)"
+	echo 3 > /proc/sys/vm/drop_caches
+	sleep 1
+done
 ! grep -qw memory /sys/fs/cgroup/cgroup.controllers || fail "memory is still on v2 after the v1 mount"
 mkdir $v1/m1 /sys/fs/cgroup/io1
 log "memory on v1 ($v1), io on v2"
@@ -74,9 +79,11 @@ brd_cleanup
 rm /scratch/backing.img
 rmdir $v1/m1 /sys/fs/cgroup/io1
 umount $v1
-memory_on_v2() {
+deadline=$((SECONDS + 60))
+until grep -qw memory /sys/fs/cgroup/cgroup.controllers; do
+	[ $SECONDS -lt $deadline ] ||
+		fail "memory did not go back to v2 in 60 s: $(grep -w memory /proc/cgroups)"
 	echo 3 > /proc/sys/vm/drop_caches
-	grep -qw memory /sys/fs/cgroup/cgroup.controllers
-}
-wait_for 60 memory_on_v2
+	sleep 1
+done
 log "memory back on v2"
