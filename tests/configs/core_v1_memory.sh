@@ -18,10 +18,19 @@
 
 v1=/scratch/v1-memory
 mkdir -p $v1
+# On any exit: a v1 hierarchy with cgroups outlives its mount and keeps
+# the controller from v2 for the tests after this one.
+v1_cleanup() {
+	rmdir $v1/m1 2> /dev/null
+	umount $v1 2> /dev/null
+	return 0
+}
+trap v1_cleanup EXIT
 # The v1 mount takes memory only while no v2 cgroup has it enabled.
 if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control; then
 	echo -memory > /sys/fs/cgroup/cgroup.subtree_control
 fi
+grep -qw io /sys/fs/cgroup/cgroup.controllers || fail "io is not on v2: $(grep -w blkio /proc/cgroups)"
 echo +io > /sys/fs/cgroup/cgroup.subtree_control
 # Dying memcgs of earlier tests (pinned by page cache) keep memory busy on
 # v2 until they are freed: drop caches and retry for up to 60 s.
@@ -50,7 +59,9 @@ as() {
 
 brd_setup 32 3
 truncate -s 16M /scratch/backing.img
-cgblk_load cgloop backing=/dev/ram0,/scratch/backing.img
+# Workers live through the test (debugfs lists them at the end).
+cgblk_load cgloop backing=/dev/ram0,/scratch/backing.img idle_timeout_ms=600000
+cgblk_load dm-cgsnap idle_timeout_ms=600000
 wait_for 10 test -b /dev/cgloop1
 fill_random /dev/ram1 32
 blockdev --setro /dev/ram1
