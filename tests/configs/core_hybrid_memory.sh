@@ -21,8 +21,8 @@ mkdir -p $v1
 # On any exit: a v1 hierarchy with cgroups outlives its mount and keeps
 # the controller from v2 for the tests after this one.
 v1_cleanup() {
-	rmdir $v1/m1 2> /dev/null
-	umount $v1 2> /dev/null
+	rmdir $v1/m1 2> /dev/null || true
+	umount $v1 2> /dev/null || true
 	return 0
 }
 trap v1_cleanup EXIT
