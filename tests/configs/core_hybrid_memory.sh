@@ -89,6 +89,15 @@ cgblk_unload_all
 brd_cleanup
 rm /scratch/backing.img
 rmdir $v1/m1 /sys/fs/cgroup/io1
+# The unmount frees the hierarchy only if its root has no child then, dying
+# ones included: wait until m1 (pinned by its page cache) is gone.
+deadline=$((SECONDS + 60))
+until [ "$(awk '$1 == "memory" { print $3 }' /proc/cgroups)" = 1 ]; do
+	[ $SECONDS -lt $deadline ] ||
+		fail "the v1 memcg m1 was not freed in 60 s: $(grep -w memory /proc/cgroups)"
+	echo 3 > /proc/sys/vm/drop_caches
+	sleep 1
+done
 umount $v1
 deadline=$((SECONDS + 60))
 until grep -qw memory /sys/fs/cgroup/cgroup.controllers; do

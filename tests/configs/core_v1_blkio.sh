@@ -105,6 +105,14 @@ cgblk_unload_all
 brd_cleanup
 rm /scratch/backing.img
 rmdir $v1/b1 $v1/b2 /sys/fs/cgroup/mem1
+# The unmount frees the hierarchy only if its root has no child then, dying
+# ones included: wait until b1 and b2 are gone.
+deadline=$((SECONDS + 60))
+until [ "$(awk '$1 == "blkio" { print $3 }' /proc/cgroups)" = 1 ]; do
+	[ $SECONDS -lt $deadline ] ||
+		fail "the v1 blkio cgroups were not freed in 60 s: $(grep -w blkio /proc/cgroups)"
+	sleep 1
+done
 umount $v1
 deadline=$((SECONDS + 60))
 until grep -qw io /sys/fs/cgroup/cgroup.controllers; do
