@@ -4,7 +4,8 @@
 # a v1 docker host), I/O through cgloop over a brd ramdisk and over a tmpfs
 # file and through a cgsnap snapshot, from a v2 io cgroup, from a v1 memory
 # cgroup and from a task in both, runs without a kernel report and keeps
-# its data (fio verify), and the v2 cgroup gets a worker of its own
+# its data (fio verify, dd and read back), and the v2 cgroup gets a worker
+# of its own
 # (issue 13.6: on 5.10 the first such I/O oopsed in cgblk_charge_from_bio,
 # css_get(NULL)).  Its memcg is then the root memcg, as upstream's
 # cgroup_get_e_css() gives.  Afterwards memory goes back to v2 (no css
@@ -69,14 +70,26 @@ dd if=/dev/zero of=/dev/ram2 bs=1M count=1 oflag=direct status=none
 dm_snap s1 cgsnap /dev/ram1 /dev/ram2 P 16
 [ -b /dev/mapper/s1 ] || fail "no /dev/mapper/s1"
 
-for who in v2 v1 both; do
-	for dev in /dev/cgloop0 /dev/cgloop1 /dev/mapper/s1; do
-		as $who fio_verify $dev 2M --direct=1
-		log "$who: $dev verified (direct)"
+# The v2 cgroup runs fio; tasks of m1 write with dd, which charges m1
+# nothing that outlives it (fio's memory there kept m1 from being freed
+# for minutes, and with it the v1 hierarchy: the tests after this one need
+# memory back on v2).
+dd if=/dev/urandom of=/scratch/pattern bs=64k count=32 status=none
+dd_verify() {	# DEV: 2 MiB of /scratch/pattern written to DEV and read back
+	dd if=/scratch/pattern of="$1" bs=64k oflag=direct status=none
+	cmp /scratch/pattern <(dd if="$1" bs=64k count=32 iflag=direct status=none) ||
+		fail "$1: read back differs from what was written"
+}
+for dev in /dev/cgloop0 /dev/cgloop1 /dev/mapper/s1; do
+	as v2 fio_verify $dev 2M --direct=1
+	log "v2: $dev verified (fio, direct)"
+	for who in v1 both; do
+		as $who dd_verify $dev
+		log "$who: $dev verified (dd, direct)"
 	done
 done
-as both fio_verify /dev/cgloop1 2M
-log "both: /dev/cgloop1 verified (buffered)"
+as v2 fio_verify /dev/cgloop1 2M
+log "v2: /dev/cgloop1 verified (fio, buffered)"
 log "v1 memcg m1: memory.usage_in_bytes $(cat $v1/m1/memory.usage_in_bytes)"
 
 cat /sys/kernel/debug/cgblk/cgloop/cgloop0/workers | tee "$CGBLK_OUT/workers-cgloop0.txt"
