@@ -50,6 +50,7 @@ struct dentry *cgblk_debugfs_dir(void);
  * struct cgblk_charge - the cgroups one piece of I/O is charged to
  * @blkcg_css: io controller css, referenced; NULL for the root cgroup
  * @memcg_css: memory controller css, referenced; NULL for the root cgroup
+ *	(the root memcg's css when memory is not on the blkcg's hierarchy)
  *
  * Zero-initialised it means "the root cgroup".
  */
@@ -109,8 +110,10 @@ struct cgblk_pool_ops {
 
 /**
  * struct cgblk_pool_params - tunables of a pool
- * @max_workers: per-cgroup workers at most (0: no limit); past it, items run
- *	on the shared fallback worker
+ * @max_workers: per-cgroup workers at most (0: as many as the pool can run
+ *	at once); past it, items run on the shared fallback worker.  Capped
+ *	at WQ_UNBOUND_MAX_ACTIVE - 1, so that no worker waits for a workqueue
+ *	slot while others are blocked (see src/core/pool.c, "Concurrency")
  * @idle_ms: a worker idle this long is freed
  */
 struct cgblk_pool_params {

@@ -47,30 +47,34 @@ static inline struct cgroup_subsys_state *compat_bio_blkcg_css(struct bio *bio)
 #endif
 
 /*
- * cgroup_get_e_css() is exported from 5.14.  Before it, walk up from the
- * cgroup to the first ancestor with a css of the subsystem, as
- * cgroup_e_css_by_mask() does, and take a reference on it.
+ * cgroup_get_e_css() is exported from 5.14.  Before it, the same walk as
+ * upstream's: from the cgroup up to the first ancestor with a live css of
+ * the subsystem, and a reference on it.  When the subsystem is not on the
+ * cgroup's hierarchy at all (memory on a v1 hierarchy while the blkcg is
+ * a v2 cgroup, or the blkcg a v1 blkio cgroup), no cgroup up to the root
+ * has a css of it: upstream then returns the subsystem's root css,
+ * init_css_set.subsys[ss->id].  init_css_set is not exported, but it is
+ * the css_set of init_task (exported), which never changes cgroups, so
+ * task_get_css(&init_task, ...) is that css, referenced (a root css is
+ * never released: the reference cannot fail).
  */
 #ifndef COMPAT_HAS_CGROUP_GET_E_CSS
 #include <linux/cgroup.h>
+#include <linux/sched/task.h>
 static inline struct cgroup_subsys_state *
 compat_cgroup_get_e_css(struct cgroup *cgrp, struct cgroup_subsys *ss)
 {
 	struct cgroup_subsys_state *css;
 
 	rcu_read_lock();
-	for (;;) {
+	do {
 		css = rcu_dereference(cgrp->subsys[ss->id]);
-		if (css && css_tryget(css))
-			break;
-		if (!cgroup_parent(cgrp)) {
-			/* the root css is never released */
-			css = rcu_dereference(cgrp->subsys[ss->id]);
-			css_get(css);
-			break;
-		}
+		if (css && css_tryget_online(css))
+			goto out_unlock;
 		cgrp = cgroup_parent(cgrp);
-	}
+	} while (cgrp);
+	css = task_get_css(&init_task, ss->id);
+out_unlock:
 	rcu_read_unlock();
 	return css;
 }

@@ -23,8 +23,12 @@
  * @bio: the bio, or NULL for the root cgroup
  *
  * Takes a reference on the bio's blkcg css and on the effective memcg css
- * of the same cgroup.  A bio of the root cgroup, or with no association,
- * yields the zero charge.
+ * of the same cgroup (cgroup_get_e_css(), as loop does).  A bio of the root
+ * cgroup, or with no association, yields the zero charge.  The blkcg may be
+ * a v2 cgroup or, with blkio mounted on a cgroup v1 hierarchy, a v1 one;
+ * when the memory controller is not on the blkcg's hierarchy (a hybrid
+ * system: memory on v1, or blkio on v1 and memory on v2) the memcg is the
+ * root memcg: the bio names no memcg then.
  *
  * Context: any context; does not sleep (css lookups under RCU).
  */

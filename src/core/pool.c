@@ -11,19 +11,50 @@
  *
  * Locking: pool->lock (irq-safe: items may be queued from any context)
  * protects the tree of workers, the idle list, nr_workers, dying, and every
- * worker's item list and statistics.
+ * worker's item list, state (scheduled, idle_entry, mm) and statistics;
+ * see the comments on the structures.
+ *
+ * States of a worker, each changed only under pool->lock:
+ *   scheduled  its work is queued or running (worker->scheduled): set, with
+ *              the one queue_work(), by the first cgblk_pool_queue() that
+ *              finds it unscheduled; cleared by the work function when it
+ *              finds the item list empty.  Items queued meanwhile are run
+ *              by the same run of the work function, so the work is never
+ *              queued twice and never runs with nothing to do.
+ *   idle       on pool->idle, unscheduled, no items.  The work function
+ *              puts it there as it clears scheduled; cgblk_pool_queue()
+ *              takes it off before scheduling it.
+ *   new        neither: made by cgblk_pool_note_current(), which puts it
+ *              on the idle list at once.
+ * The fallback worker is never idle and never freed before the pool.
  *
  * Lifetime of a worker: it is created by cgblk_pool_queue() (or
  * cgblk_pool_note_current()) and holds a reference on its blkcg css, and on
- * 5.10 possibly one on an mm of its cgroup (mmgrab()).  When its work function finds its list empty
- * and its work not pending again, it puts itself on the idle list, under
- * pool->lock, and touches nothing of the worker after unlocking.  Only the
- * reaper frees workers, and only idle ones (removed from the tree and the
- * idle list under pool->lock, so no queue can find them), so a worker is
- * never freed while queued, pending or inside its work function's critical
- * section.  cgblk_pool_queue() takes a worker off the idle list before
- * queueing on it.  The reaper timer only queues reap_work: freeing drops
- * css and mm references, and mmdrop() must not run in softirq context.
+ * 5.10 possibly one on an mm of its cgroup (mmgrab()).  Only the reaper
+ * frees workers, and only idle ones (removed from the tree and the idle
+ * list under pool->lock, so no queue can find them): an idle worker is
+ * unscheduled, so its work is neither pending nor running but for the
+ * return of a work function that cleared scheduled and touches nothing of
+ * the worker after unlocking.  The reaper timer only queues reap_work:
+ * freeing drops css and mm references, and mmdrop() must not run in softirq
+ * context.
+ *
+ * Concurrency: a workqueue runs at most max_active of its work items at
+ * once; the others wait, inactive, until one of those returns.  A worker
+ * blocked in submission (iocost, blk-throttle, memory.max reclaim) holds its
+ * slot, so with the default max_active (256) 256 blocked cgroups would stall
+ * every other cgroup's worker.  The pool's workqueue therefore gets the
+ * most an unbound workqueue may have, WQ_UNBOUND_MAX_ACTIVE (512 on 5.10 to
+ * 6.12, and before 6.9 4 per possible CPU past 128 CPUs; 2048 on 7.3), and a
+ * pool keeps at most WQ_UNBOUND_MAX_ACTIVE - 1 per-cgroup workers
+ * (cgblk_pool_create() caps max_workers): each has at most one work item
+ * queued or running (but for
+ * the instant between a run clearing scheduled and returning), the
+ * fallback one more, so every scheduled worker runs at once.  Cgroups past
+ * the cap share the fallback worker, as past max_workers.  From 6.9 an
+ * unbound workqueue divides max_active among NUMA nodes in proportion to
+ * their CPUs: on a multi-node machine the guarantee holds for the workers
+ * queued from one node up to that node's share.
  */
 #include <linux/jiffies.h>
 #include <linux/cgroup.h>
@@ -42,34 +73,40 @@
 
 #include "internal.h"
 
+/*
+ * A worker.  "L" fields are protected by pool->lock; "I" fields are set
+ * at creation and constant after.
+ */
 struct cgblk_worker {
-	struct rb_node node;
-	struct work_struct work;
-	struct list_head items;
-	struct list_head idle_entry;
-	struct cgblk_pool *pool;
-	struct cgroup_subsys_state *css;	/* key; NULL for the fallback */
-	unsigned long last_active;		/* jiffies */
-	struct mm_struct *mm;			/* see cgblk_pool_note_current() */
-	unsigned int queued;			/* queued or running items */
-	u64 done;
-	u64 bytes;
+	struct rb_node node;			/* L: in pool->tree */
+	struct work_struct work;		/* queued only by cgblk_worker_schedule() */
+	struct list_head items;			/* L: cgblk_work.entry */
+	struct list_head idle_entry;		/* L: in pool->idle iff idle */
+	struct cgblk_pool *pool;		/* I */
+	struct cgroup_subsys_state *css;	/* I: key; NULL for the fallback */
+	unsigned long last_active;		/* L: jiffies */
+	struct mm_struct *mm;			/* L: see cgblk_pool_note_current() */
+	unsigned int queued;			/* L: queued or running items */
+	bool scheduled;				/* L: work queued or running */
+	u64 done;				/* L */
+	u64 bytes;				/* L */
 };
 
+/* A pool.  "L": protected by lock; "I": set by cgblk_pool_create(). */
 struct cgblk_pool {
 	spinlock_t lock;		/* see "Locking" above */
-	struct rb_root tree;
-	struct list_head idle;
-	unsigned int nr_workers;
-	bool dying;
-	u64 nr_overflow;		/* items sent to the fallback */
+	struct rb_root tree;		/* L: workers by css */
+	struct list_head idle;		/* L: idle workers, oldest first */
+	unsigned int nr_workers;	/* L: in tree (READ_ONCE() to peek) */
+	bool dying;			/* L: the reaper stops re-arming */
+	u64 nr_overflow;		/* L: items sent to the fallback */
 	struct cgblk_worker fallback;
 	struct timer_list reaper;
 	struct work_struct reap_work;
-	struct workqueue_struct *wq;
-	const struct cgblk_pool_ops *ops;
-	struct cgblk_pool_params params;
-	void *private;
+	struct workqueue_struct *wq;	/* I */
+	const struct cgblk_pool_ops *ops;	/* I */
+	struct cgblk_pool_params params;	/* I: max_workers capped */
+	void *private;			/* I */
 };
 
 static void cgblk_worker_fn(struct work_struct *work);
@@ -145,6 +182,19 @@ overflow:
 	return &pool->fallback;
 }
 
+/* Queue the worker's work, unless it is queued or running already. */
+static void cgblk_worker_schedule(struct cgblk_pool *pool,
+				  struct cgblk_worker *worker)
+{
+	lockdep_assert_held(&pool->lock);
+	if (worker->scheduled)
+		return;		/* its running work function will see the items */
+	worker->scheduled = true;
+	list_del_init(&worker->idle_entry);
+	/* Unscheduled, the work was neither pending nor running. */
+	WARN_ON_ONCE(!queue_work(pool->wq, &worker->work));
+}
+
 /**
  * cgblk_pool_queue - run a work item on the worker of its cgroup
  * @pool: the pool
@@ -163,10 +213,9 @@ void cgblk_pool_queue(struct cgblk_pool *pool, struct cgblk_work *work)
 
 	spin_lock_irqsave(&pool->lock, flags);
 	worker = cgblk_pool_worker(pool, work->charge.blkcg_css);
-	list_del_init(&worker->idle_entry);
 	list_add_tail(&work->entry, &worker->items);
 	worker->queued++;
-	queue_work(pool->wq, &worker->work);
+	cgblk_worker_schedule(pool, worker);
 	spin_unlock_irqrestore(&pool->lock, flags);
 }
 EXPORT_SYMBOL_CGBLK(cgblk_pool_queue);
@@ -198,13 +247,18 @@ static void cgblk_worker_free(struct cgblk_worker *worker)
 	kmem_cache_free(cgblk_worker_cache, worker);
 }
 
-/* Put a worker with nothing to do on the idle list, for the reaper. */
+/*
+ * Put an unscheduled worker with nothing to do at the end of the idle list
+ * (taking it off first if it is there), for the reaper.
+ */
 static void cgblk_worker_idle(struct cgblk_pool *pool,
 			      struct cgblk_worker *worker)
 {
 	lockdep_assert_held(&pool->lock);
+	WARN_ON_ONCE(worker->scheduled || !list_empty(&worker->items) ||
+		     worker == &pool->fallback);
 	worker->last_active = jiffies;
-	list_add_tail(&worker->idle_entry, &pool->idle);
+	list_move_tail(&worker->idle_entry, &pool->idle);
 	if (!pool->dying)
 		timer_reduce(&pool->reaper,
 			     jiffies + cgblk_pool_idle_jiffies(pool));
@@ -251,7 +305,9 @@ static void cgblk_worker_fn(struct work_struct *work)
 		worker->bytes += bytes;
 		worker->last_active = jiffies;
 	}
-	if (worker != &pool->fallback && !work_pending(&worker->work))
+	/* Items queued from here on schedule the worker again. */
+	worker->scheduled = false;
+	if (worker != &pool->fallback)
 		cgblk_worker_idle(pool, worker);
 	spin_unlock_irq(&pool->lock);
 	/* The reaper may free an idle worker from here on: don't touch it. */
@@ -306,12 +362,15 @@ struct cgblk_pool *cgblk_pool_create(const char *name,
 				     const struct cgblk_pool_params *params,
 				     void *private)
 {
+	/* See "Concurrency" above. */
+	int max_active = WQ_UNBOUND_MAX_ACTIVE;
 	struct cgblk_pool *pool;
 
 	pool = kzalloc(sizeof(*pool), GFP_KERNEL);
 	if (!pool)
 		return ERR_PTR(-ENOMEM);
-	pool->wq = alloc_workqueue("%s", WQ_UNBOUND | WQ_MEM_RECLAIM, 0, name);
+	pool->wq = alloc_workqueue("%s", WQ_UNBOUND | WQ_MEM_RECLAIM, max_active,
+				   name);
 	if (!pool->wq) {
 		kfree(pool);
 		return ERR_PTR(-ENOMEM);
@@ -324,6 +383,8 @@ struct cgblk_pool *cgblk_pool_create(const char *name,
 	INIT_WORK(&pool->reap_work, cgblk_pool_reap);
 	pool->ops = ops;
 	pool->params = *params;
+	pool->params.max_workers = min_not_zero(params->max_workers,
+						(unsigned int)max_active - 1);
 	pool->private = private;
 	return pool;
 }
@@ -393,18 +454,22 @@ void cgblk_pool_note_current(struct cgblk_pool *pool)
 		goto out;
 	spin_lock_irq(&pool->lock);
 	worker = cgblk_pool_worker(pool, css);
-	if (worker != &pool->fallback && worker->mm != current->mm) {
+	if (worker == &pool->fallback)
+		goto unlock;
+	if (worker->mm != current->mm) {
 		old = worker->mm;
 		mmgrab(current->mm);
 		worker->mm = current->mm;
-		/*
-		 * A new worker with nothing queued must still be reaped.  A
-		 * worker running its last item also has an empty list, but its
-		 * queued count is not zero yet: it goes idle by itself.
-		 */
-		if (!worker->queued && list_empty(&worker->idle_entry))
-			cgblk_worker_idle(pool, worker);
 	}
+	/*
+	 * A new worker must still be reaped, and an idle one lives idle_ms
+	 * from now, to lend the mm to the I/O that follows the open.  A
+	 * scheduled worker (its work queued or running, whatever its item
+	 * count) is its work function's: it goes idle by itself.
+	 */
+	if (!worker->scheduled)
+		cgblk_worker_idle(pool, worker);
+unlock:
 	spin_unlock_irq(&pool->lock);
 	if (old)
 		mmdrop(old);
