@@ -60,7 +60,7 @@ MODULE_PARM_DESC(idle_timeout_ms,
 unsigned int cgloop_max_workers;
 module_param_cb(max_workers, &cgloop_max_workers_ops, &cgloop_max_workers, 0444);
 MODULE_PARM_DESC(max_workers,
-		 "Per-cgroup workers per device at most; more cgroups share the fallback worker (0 = no limit, default 0)");
+		 "Per-cgroup workers per device at most; more cgroups share the fallback worker (0, the default: the pool's limit, see cgblk_core)");
 
 unsigned int cgloop_queue_depth = 128;
 module_param_cb(queue_depth, &cgloop_queue_depth_ops, &cgloop_queue_depth, 0444);

@@ -47,7 +47,7 @@ static const struct kernel_param_ops cgsnap_idle_timeout_ops = {
 
 module_param_cb(max_workers, &cgsnap_max_workers_ops, &cgsnap_max_workers, 0644);
 MODULE_PARM_DESC(max_workers,
-		 "Per-cgroup COW workers per snapshot at most; past it, copies run on a shared worker, still charged (0-1048576, default 0: no limit; new tables)");
+		 "Per-cgroup COW workers per snapshot at most; past it, copies run on a shared worker, still charged (0-1048576, default 0: the pool's limit, see cgblk_core; new tables)");
 module_param_cb(idle_timeout_ms, &cgsnap_idle_timeout_ops,
 		&cgsnap_idle_timeout_ms, 0644);
 MODULE_PARM_DESC(idle_timeout_ms,

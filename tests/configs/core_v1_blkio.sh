@@ -12,6 +12,10 @@
 # cgblk_charge_from_bio).  Afterwards io goes back to v2.
 # timeout: 500
 # tier: edges
+# order: first
+# (first in its boot: a controller moves to a v1 hierarchy only while no
+# dying memcg of it is left on v2, and after other tests' memcgs 5.10
+# also warned in page_counter_uncharge once memory was moved)
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
 v1=/scratch/v1-blkio
