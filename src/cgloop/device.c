@@ -178,8 +178,9 @@ static bool cgloop_rw_aio(struct cgloop_device *cl, struct request *rq,
 		 */
 		kiocb_start_write(&cmd->iocb);
 		ret = cl->file->f_op->write_iter(&cmd->iocb, &iter);
-	} else
+	} else {
 		ret = cl->file->f_op->read_iter(&cmd->iocb, &iter);
+	}
 	if (ret != -EIOCBQUEUED)
 		cgloop_aio_complete(&cmd->iocb, ret
 #ifdef COMPAT_KI_COMPLETE_RET2

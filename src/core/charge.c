@@ -113,8 +113,9 @@ EXPORT_SYMBOL_CGBLK(cgblk_bio_associate);
  * first page, where writeback reads it from the inode's wb: the two differ
  * for pages another cgroup dirtied (writeback then charges the inode's
  * owner) and for a direct write from a mapped page that is being written
- * back at the same time (charged to the page's cgroup, not the writer's).  A target that takes the issuer's
- * cgroup from the bio in ->map (cgblk_charge_from_bio()) calls this first.
+ * back at the same time (charged to the page's cgroup, not the writer's).
+ * A target that takes the issuer's cgroup from the bio in ->map
+ * (cgblk_charge_from_bio()) calls this first.
  *
  * Context: the submitter's, e.g. a dm target's ->map; not under a spinlock
  * and not from a completion (associating a blkg may allocate).

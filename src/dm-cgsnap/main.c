@@ -161,7 +161,7 @@ static int claim_cow(struct cgsnap *s, struct dm_target *ti)
 		if (o->cow->bdev->bd_dev != dev)
 			continue;
 		/* dm prints it: one line, with the device and -EBUSY */
-		ti->error = "COW device in use by a live cgsnap table (no reload: suspend, remove, create)";
+		ti->error = "COW device in use by a live cgsnap table (no reload)";
 		ret = -EBUSY;
 		goto out;
 	}
