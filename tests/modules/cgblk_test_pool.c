@@ -4,18 +4,11 @@
  * tests/guest/core_pool_workers.sh.  Never installed.
  *
  * /sys/kernel/debug/cgblk/cgblk_test_pool/
- *   queue    write "N", "N block" or "N block G": queue N items charged to
- *            the writer's cgroup; "block" items wait in ->run until their
- *            gate G (0-3, default 0) is opened
- *   release  write anything: open every gate
- *   open     write "G": open gate G only
- *   note     write anything: cgblk_pool_note_current() for the writer
- *   stats    "queued Q done D wrong W blocked B workers N dfl_active A
- *            unbound_max_active M" (A and M: the kernel's WQ_DFL_ACTIVE
- *            and WQ_UNBOUND_MAX_ACTIVE)
+ *   queue    write "N" or "N block": queue N items charged to the writer's
+ *            cgroup; "block" items wait in ->run until "release"
+ *   release  write anything: let blocked items finish
+ *   stats    "queued Q done D wrong W blocked B workers N"
  *   workers  cgblk_pool_show()
- *
- * A gate stays open until items are queued on it again.
  *
  * Each item checks, in ->run, that it runs in task context (preemptible,
  * where the kernel counts preemption) with its own memcg active and NOIO
@@ -30,7 +23,6 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
-#include <linux/workqueue.h>
 
 #include <cgblk/core.h>
 
@@ -41,18 +33,16 @@ static unsigned int idle_ms = 1000;
 module_param(idle_ms, uint, 0444);
 MODULE_PARM_DESC(idle_ms, "idle worker lifetime in ms (default 1000)");
 
-#define TP_GATES	4
-
 struct tp_item {
 	struct cgblk_work work;
-	int gate;		/* -1: does not block */
+	bool block;
 };
 
 static struct cgblk_pool *tp_pool;
 static struct dentry *tp_dir;
 static atomic_t tp_queued, tp_done, tp_wrong, tp_blocked;
 static DECLARE_WAIT_QUEUE_HEAD(tp_release_wq);
-static bool tp_open[TP_GATES];
+static bool tp_released;
 
 static void tp_run(struct cgblk_pool *pool, struct cgblk_work *work)
 {
@@ -69,10 +59,9 @@ static void tp_run(struct cgblk_pool *pool, struct cgblk_work *work)
 	/* Without preempt counting (Debian's 5.10) preemptible() is always 0. */
 	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !preemptible())
 		atomic_inc(&tp_wrong);
-	if (it->gate >= 0) {
+	if (it->block) {
 		atomic_inc(&tp_blocked);
-		/* TASK_IDLE: a long wait is no hung task */
-		wait_event_idle(tp_release_wq, READ_ONCE(tp_open[it->gate]));
+		wait_event(tp_release_wq, READ_ONCE(tp_released));
 		atomic_dec(&tp_blocked);
 	}
 	cgblk_charge_put(&work->charge);
@@ -103,31 +92,26 @@ static ssize_t tp_queue_write(struct file *file, const char __user *ubuf,
 			      size_t len, loff_t *ppos)
 {
 	char buf[32] = {};
-	unsigned int i, n, g = 0;
+	unsigned int i, n;
 	struct tp_item *it;
-	char *word, *count, *kind;
-	int gate = -1;
+	bool block;
+
+	char *word, *count;
 
 	if (len >= sizeof(buf) || copy_from_user(buf, ubuf, len))
 		return -EINVAL;
 	word = strim(buf);
 	count = strsep(&word, " ");
-	kind = strsep(&word, " ");
-	if (kind) {
-		if (strcmp(kind, "block") ||
-		    (word && (kstrtouint(word, 10, &g) || g >= TP_GATES)))
-			return -EINVAL;
-		gate = g;
-	}
+	block = word && !strcmp(strim(word), "block");
 	if (kstrtouint(count, 10, &n) || n > 100000)
 		return -EINVAL;
-	if (gate >= 0)
-		WRITE_ONCE(tp_open[gate], false);
+	if (block)
+		WRITE_ONCE(tp_released, false);
 	for (i = 0; i < n; i++) {
 		it = kzalloc(sizeof(*it), GFP_KERNEL);
 		if (!it)
 			return -ENOMEM;
-		it->gate = gate;
+		it->block = block;
 		it->work.bytes = 4096;
 		tp_charge_current(&it->work.charge);
 		atomic_inc(&tp_queued);
@@ -136,50 +120,20 @@ static ssize_t tp_queue_write(struct file *file, const char __user *ubuf,
 	return len;
 }
 
-static void tp_open_gates(unsigned int first, unsigned int last)
-{
-	unsigned int g;
-
-	for (g = first; g <= last; g++)
-		WRITE_ONCE(tp_open[g], true);
-	wake_up_all(&tp_release_wq);
-}
-
 static ssize_t tp_release_write(struct file *file, const char __user *ubuf,
 				size_t len, loff_t *ppos)
 {
-	tp_open_gates(0, TP_GATES - 1);
-	return len;
-}
-
-static ssize_t tp_open_write(struct file *file, const char __user *ubuf,
-			     size_t len, loff_t *ppos)
-{
-	unsigned int g;
-	int ret = kstrtouint_from_user(ubuf, len, 10, &g);
-
-	if (ret)
-		return ret;
-	if (g >= TP_GATES)
-		return -EINVAL;
-	tp_open_gates(g, g);
-	return len;
-}
-
-static ssize_t tp_note_write(struct file *file, const char __user *ubuf,
-			     size_t len, loff_t *ppos)
-{
-	cgblk_pool_note_current(tp_pool);
+	WRITE_ONCE(tp_released, true);
+	wake_up_all(&tp_release_wq);
 	return len;
 }
 
 static int tp_stats_show(struct seq_file *m, void *v)
 {
-	seq_printf(m, "queued %d done %d wrong %d blocked %d workers %u dfl_active %d unbound_max_active %d\n",
+	seq_printf(m, "queued %d done %d wrong %d blocked %d workers %u\n",
 		   atomic_read(&tp_queued), atomic_read(&tp_done),
 		   atomic_read(&tp_wrong), atomic_read(&tp_blocked),
-		   cgblk_pool_nr_workers(tp_pool), (int)WQ_DFL_ACTIVE,
-		   (int)WQ_UNBOUND_MAX_ACTIVE);
+		   cgblk_pool_nr_workers(tp_pool));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(tp_stats);
@@ -201,16 +155,6 @@ static const struct file_operations tp_release_fops = {
 	.write = tp_release_write,
 };
 
-static const struct file_operations tp_open_fops = {
-	.owner = THIS_MODULE,
-	.write = tp_open_write,
-};
-
-static const struct file_operations tp_note_fops = {
-	.owner = THIS_MODULE,
-	.write = tp_note_write,
-};
-
 static int __init tp_init(void)
 {
 	struct cgblk_pool_params params = {
@@ -224,8 +168,6 @@ static int __init tp_init(void)
 	tp_dir = debugfs_create_dir(KBUILD_MODNAME, cgblk_debugfs_dir());
 	debugfs_create_file("queue", 0200, tp_dir, NULL, &tp_queue_fops);
 	debugfs_create_file("release", 0200, tp_dir, NULL, &tp_release_fops);
-	debugfs_create_file("open", 0200, tp_dir, NULL, &tp_open_fops);
-	debugfs_create_file("note", 0200, tp_dir, NULL, &tp_note_fops);
 	debugfs_create_file("stats", 0444, tp_dir, NULL, &tp_stats_fops);
 	debugfs_create_file("workers", 0444, tp_dir, NULL, &tp_workers_fops);
 	return 0;
@@ -234,7 +176,8 @@ static int __init tp_init(void)
 static void __exit tp_exit(void)
 {
 	debugfs_remove_recursive(tp_dir);
-	tp_open_gates(0, TP_GATES - 1);
+	WRITE_ONCE(tp_released, true);
+	wake_up_all(&tp_release_wq);
 	cgblk_pool_destroy(tp_pool);
 }
 
