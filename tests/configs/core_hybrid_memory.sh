@@ -62,17 +62,7 @@ as() {
 	)
 }
 
-brd_setup 32 3
-truncate -s 16M /scratch/backing.img
-# Workers live through the test (debugfs lists them at the end).
-cgblk_load cgloop backing=/dev/ram0,/scratch/backing.img idle_timeout_ms=600000
-cgblk_load dm-cgsnap idle_timeout_ms=600000
-wait_for 10 test -b /dev/cgloop1
-fill_random /dev/ram1 32
-blockdev --setro /dev/ram1
-dd if=/dev/zero of=/dev/ram2 bs=1M count=1 oflag=direct status=none
-dm_snap s1 cgsnap /dev/ram1 /dev/ram2 P 16
-[ -b /dev/mapper/s1 ] || fail "no /dev/mapper/s1"
+stack_devices
 
 # The v2 cgroup runs fio; tasks of m1 write with dd, which charges m1
 # nothing that outlives it (fio's memory there kept m1 from being freed
@@ -101,10 +91,7 @@ grep -q '^/io1 ' "$CGBLK_OUT/workers-cgloop0.txt" || fail "the v2 cgroup io1 had
 cat /sys/kernel/debug/cgblk/dm_cgsnap/* > "$CGBLK_OUT/cgsnap.txt"
 grep -q '/io1' "$CGBLK_OUT/cgsnap.txt" || fail "the v2 cgroup io1 made no copy on its own cgsnap worker"
 
-dmsetup remove s1
-cgblk_unload_all
-brd_cleanup
-rm /scratch/backing.img
+stack_devices_remove
 rmdir $v1/m1 /sys/fs/cgroup/io1
 # The unmount frees the hierarchy only if its root has no child then, dying
 # ones included: wait until m1 (pinned by its page cache) is gone.

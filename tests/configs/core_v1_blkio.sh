@@ -59,17 +59,7 @@ as() {
 	)
 }
 
-brd_setup 32 3
-truncate -s 16M /scratch/backing.img
-# Workers live through the test (debugfs lists them at the end).
-cgblk_load cgloop backing=/dev/ram0,/scratch/backing.img idle_timeout_ms=600000
-cgblk_load dm-cgsnap idle_timeout_ms=600000
-wait_for 10 test -b /dev/cgloop1
-fill_random /dev/ram1 32
-blockdev --setro /dev/ram1
-dd if=/dev/zero of=/dev/ram2 bs=1M count=1 oflag=direct status=none
-dm_snap s1 cgsnap /dev/ram1 /dev/ram2 P 16
-[ -b /dev/mapper/s1 ] || fail "no /dev/mapper/s1"
+stack_devices
 
 for who in b1 b2mem; do
 	for dev in /dev/cgloop0 /dev/cgloop1 /dev/mapper/s1; do
@@ -104,10 +94,7 @@ log "b1: 3 MiB through cgloop0 in $ms ms at 1 MiB/s on ram0; blkio.throttle.io_s
 [ $ms -ge 2000 ] || fail "3 MiB at 1 MiB/s took $ms ms: b1's limit on ram0 did not apply to its writes through cgloop0"
 [ $((w1 - w0)) -ge $((3 << 20)) ] || fail "b1's io_service_bytes on ram0 grew by $((w1 - w0)), expected 3 MiB"
 
-dmsetup remove s1
-cgblk_unload_all
-brd_cleanup
-rm /scratch/backing.img
+stack_devices_remove
 rmdir $v1/b1 $v1/b2 /sys/fs/cgroup/mem1
 # The unmount frees the hierarchy only if its root has no child then, dying
 # ones included: wait until b1 and b2 are gone.

@@ -281,3 +281,27 @@ profiles_to_summary() {
 			tee -a "$CGBLK_OUT/summary.txt"
 	done
 }
+
+# stack_devices: the devices the cgroup v1/hybrid tests put I/O through:
+# /dev/cgloop0 over a ramdisk, /dev/cgloop1 over a 16 MiB tmpfs file, and
+# /dev/mapper/s1, a cgsnap snapshot (P, chunk 16) of a second ramdisk with
+# its COW device on a third.  Workers live through the test (debugfs lists
+# them at the end).  stack_devices_remove takes them down with our modules.
+stack_devices() {
+	brd_setup 32 3
+	truncate -s 16M /scratch/backing.img
+	cgblk_load cgloop backing=/dev/ram0,/scratch/backing.img idle_timeout_ms=600000
+	cgblk_load dm-cgsnap idle_timeout_ms=600000
+	wait_for 10 test -b /dev/cgloop1
+	fill_random /dev/ram1 32
+	blockdev --setro /dev/ram1
+	dd if=/dev/zero of=/dev/ram2 bs=1M count=1 oflag=direct status=none
+	dm_snap s1 cgsnap /dev/ram1 /dev/ram2 P 16
+	[ -b /dev/mapper/s1 ] || fail "no /dev/mapper/s1"
+}
+stack_devices_remove() {
+	dmsetup remove s1
+	cgblk_unload_all
+	brd_cleanup
+	rm /scratch/backing.img
+}
