@@ -101,11 +101,18 @@ struct cgblk_work {
  * struct cgblk_pool_ops - what a pool runs
  * @run: called once per queued item, in task context that may sleep, on the
  *	worker of the item's blkcg with the item's charge entered (blkcg
- *	associated, memcg active, NOIO allocations).  The item may be freed
- *	by @run: the pool does not touch it afterwards.
+ *	associated, memcg active, NOIO allocations).  Return false when the
+ *	pool is done with the item (@run may have freed it: the pool does not
+ *	touch it afterwards); true to have @finish called for it.
+ * @finish: optional; called on the same worker right after @run returned
+ *	true, once the item's charge is left: for what must not run as the
+ *	issuer, such as ending the request the item stands for (its
+ *	bi_end_io would otherwise run with the issuer's memcg active, its
+ *	blkcg associated and NOIO set).  May free the item.
  */
 struct cgblk_pool_ops {
-	void (*run)(struct cgblk_pool *pool, struct cgblk_work *work);
+	bool (*run)(struct cgblk_pool *pool, struct cgblk_work *work);
+	void (*finish)(struct cgblk_pool *pool, struct cgblk_work *work);
 };
 
 /**

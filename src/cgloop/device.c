@@ -219,21 +219,26 @@ static void cgloop_complete_rq(struct request *rq)
 }
 
 /*
- * The last reference completes the request: through ->complete normally;
- * with complete_in_task, right here, so that the upper layer's bi_end_io
- * runs in the task context this is called from (the submitting worker or
- * cgblk_offload's work item).
+ * End a request once its work is done: through ->complete normally; with
+ * complete_in_task, right here, so that the upper layer's bi_end_io runs
+ * in the task context this is called from (the worker, outside the
+ * issuer's charge, or cgblk_offload's work item).
  */
-static void cgloop_remap_put(struct cgloop_device *cl, struct cgloop_cmd *cmd)
+static void cgloop_end(struct cgloop_device *cl, struct cgloop_cmd *cmd)
 {
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
 
-	if (!atomic_dec_and_test(&cmd->ref))
-		return;
 	if (cl->complete_in_task)
 		cgloop_complete_rq(rq);
 	else
 		blk_mq_complete_request(rq);
+}
+
+/* A clone's completion: the last reference ends the request. */
+static void cgloop_remap_put(struct cgloop_device *cl, struct cgloop_cmd *cmd)
+{
+	if (atomic_dec_and_test(&cmd->ref))
+		cgloop_end(cl, cmd);
 }
 
 /*
@@ -272,8 +277,12 @@ static void cgloop_remap_submit(struct cgloop_device *cl,
  * a flush without data becomes an empty REQ_PREFLUSH bio.  The clones come
  * from the device's bio_set: with GFP_NOIO they wait for one of ours to
  * complete rather than fail.  The request completes with the last clone.
+ *
+ * Return: true when every clone completed already (brd, a cgloop with
+ * complete_in_task below): the caller holds the last reference and ends
+ * the request, outside the charge (cgloop_finish()).
  */
-static void cgloop_remap(struct cgloop_device *cl, struct request *rq)
+static bool cgloop_remap(struct cgloop_device *cl, struct request *rq)
 {
 	struct cgloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	sector_t shift = cl->config.offset >> SECTOR_SHIFT;
@@ -291,13 +300,17 @@ static void cgloop_remap(struct cgloop_device *cl, struct request *rq)
 		clone->bi_iter.bi_sector += shift;
 		cgloop_remap_submit(cl, cmd, clone);
 	}
-	cgloop_remap_put(cl, cmd);
+	return atomic_dec_and_test(&cmd->ref);
 }
 
-/* Return: the status, or BLK_STS_OK with *async set when it was submitted. */
+/*
+ * Return: the status, or BLK_STS_OK with *async set when it was submitted
+ * and completes on its own.
+ */
 static blk_status_t cgloop_do_request(struct cgloop_device *cl,
 				      struct request *rq, bool *async)
 {
+	struct cgloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	loff_t pos = ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + cl->config.offset;
 	loff_t len = blk_rq_bytes(rq);
 	unsigned int dir = READ;
@@ -305,8 +318,9 @@ static blk_status_t cgloop_do_request(struct cgloop_device *cl,
 	if (op_is_write(req_op(rq)) && cl->read_only)
 		return BLK_STS_IOERR;
 	if (cl->bdev) {
-		cgloop_remap(cl, rq);
-		*async = true;
+		if (cgloop_remap(cl, rq))
+			return cmd->status;
+		*async = true;	/* a clone's completion ends it */
 		return BLK_STS_OK;
 	}
 	switch (req_op(rq)) {
@@ -333,8 +347,11 @@ static blk_status_t cgloop_do_request(struct cgloop_device *cl,
 	}
 }
 
-/* cgblk_pool ->run: on the issuing cgroup's worker, under its charge. */
-static void cgloop_run(struct cgblk_pool *pool, struct cgblk_work *work)
+/*
+ * cgblk_pool ->run: on the issuing cgroup's worker, under its charge.  A
+ * request done here is ended by cgloop_finish(), once the charge is left.
+ */
+static bool cgloop_run(struct cgblk_pool *pool, struct cgblk_work *work)
 {
 	struct cgloop_cmd *cmd = container_of(work, struct cgloop_cmd, work);
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
@@ -344,13 +361,23 @@ static void cgloop_run(struct cgblk_pool *pool, struct cgblk_work *work)
 
 	status = cgloop_do_request(cl, rq, &async);
 	if (async)
-		return;		/* the request may be gone already */
+		return false;	/* the request may be gone already */
 	cmd->status = status;
-	blk_mq_complete_request(rq);
+	return true;
+}
+
+/* cgblk_pool ->finish: the same worker, as itself. */
+static void cgloop_finish(struct cgblk_pool *pool, struct cgblk_work *work)
+{
+	struct cgloop_cmd *cmd = container_of(work, struct cgloop_cmd, work);
+	struct cgloop_device *cl = cgblk_pool_private(pool);
+
+	cgloop_end(cl, cmd);
 }
 
 static const struct cgblk_pool_ops cgloop_pool_ops = {
 	.run = cgloop_run,
+	.finish = cgloop_finish,
 };
 
 static blk_status_t cgloop_queue_rq(struct blk_mq_hw_ctx *hctx,

@@ -273,6 +273,7 @@ static void cgblk_worker_fn(struct work_struct *work)
 	struct mm_struct *mm;
 	struct cgblk_work *item;
 	unsigned int bytes;
+	bool finish;
 
 	/* Like loop: dirty throttling against the backing bdi only. */
 	current->flags |= PF_LOCAL_THROTTLE;
@@ -291,12 +292,14 @@ static void cgblk_worker_fn(struct work_struct *work)
 			mm = NULL;
 		}
 		cgblk_charge_enter(&item->charge, &scope);
-		pool->ops->run(pool, item);	/* may free item */
+		finish = pool->ops->run(pool, item);	/* false: may be freed */
 		cgblk_charge_exit(&scope);
 		if (mm) {
 			cgblk_unuse_mm(mm);
 			mmdrop(mm);
 		}
+		if (finish && !WARN_ON_ONCE(!pool->ops->finish))
+			pool->ops->finish(pool, item);	/* outside the charge */
 		cond_resched();
 
 		spin_lock_irq(&pool->lock);

@@ -192,7 +192,7 @@ extern struct kmem_cache *cgsnap_pe_cache;
 int cgsnap_map(struct dm_target *ti, struct bio *bio);
 int cgsnap_alloc_tables(struct cgsnap *s);
 void cgsnap_free_tables(struct cgsnap *s);
-void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work);
+bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work);
 void cgsnap_commit_work(struct work_struct *work);
 void cgsnap_drop_work(struct work_struct *work);
 void cgsnap_drop_final(struct cgsnap *s);

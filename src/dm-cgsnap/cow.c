@@ -755,8 +755,9 @@ static bool is_full_chunk_write(struct cgsnap *s, struct bio *bio)
  * start that found no copy buffer is run again when one is freed.
  *
  * Context: the worker of the pe's blkcg, its charge entered; may sleep.
+ * Return: false (the pool is done with the pe; no ->finish).
  */
-void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
+bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 {
 	struct cgsnap_pe *pe = container_of(work, struct cgsnap_pe, work);
 	struct cgsnap *s = pe->s;
@@ -766,13 +767,13 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 
 	if (pe->phase == CGSNAP_PE_COPIED) {
 		write_copy(s, pe);
-		return;
+		return false;
 	}
 	if (!pe->stat)	/* not on a second start, after waiting for a buffer */
 		pe->stat = stat_get(s, &pe->work.charge);
 	if (!READ_ONCE(s->valid)) {
 		end_copy(pe, -EIO);
-		return;
+		return false;
 	}
 
 	spin_lock(&s->lock);
@@ -794,7 +795,7 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		clone->bi_private = pe;
 		pe->phase = CGSNAP_PE_WRITE;
 		submit_bio(clone);
-		return;
+		return false;
 	}
 
 	/*
@@ -810,16 +811,17 @@ void cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 	dev_size = compat_bdev_nr_sectors(s->origin->bdev);
 	if (src >= dev_size) {
 		end_copy(pe, -EIO);
-		return;
+		return false;
 	}
 	count = min_t(sector_t, s->chunk_size, dev_size - src);
 	if (!get_buf(s, pe))
-		return;		/* started again when a buffer is freed */
+		return false;	/* started again when a buffer is freed */
 	if (count < s->chunk_size)
 		memset(pe->buf + ((size_t)count << SECTOR_SHIFT), 0,
 		       (size_t)(s->chunk_size - count) << SECTOR_SHIFT);
 	pe->phase = CGSNAP_PE_READ;
 	submit_copy_bio(pe, s->origin->bdev, src, count, REQ_OP_READ);
+	return false;
 }
 
 /* The exception is on disk (or failed): release what waited for it. */

@@ -17,6 +17,10 @@
  * context, without error.  wait=0: init returns with the bios in flight;
  * module exit waits for them and reports through a WARN (which fails the
  * test in the harness).  The result line is "cgblk_test_offload: RESULT ...".
+ *
+ * Every completion in task context also checks that it does not run inside
+ * somebody's I/O charge (PF_MEMALLOC_NOIO set, a memcg made active): the
+ * count is in_charge=; charge_check=1 makes any of them a failure.
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
@@ -43,6 +47,8 @@ static char *mode = "dynamic";
 module_param(mode, charp, 0444);
 static bool wait = true;
 module_param(wait, bool, 0444);
+static bool charge_check;
+module_param(charge_check, bool, 0444);
 
 enum { MODE_DYNAMIC, MODE_CTX, MODE_POOL, MODE_NONE };
 
@@ -58,6 +64,7 @@ static struct file *bdev_file;
 static struct page *page;
 static struct bio_set bs;
 static atomic_t inflight, completed, deferred, bad_context, twice, errors;
+static atomic_t in_charge;
 static DECLARE_WAIT_QUEUE_HEAD(test_wq);
 static bool submitted;
 static u64 *lat_ns;
@@ -69,6 +76,18 @@ static bool in_task_context(void)
 		return false;
 	/* Without preempt counting nothing more can be told. */
 	return !IS_ENABLED(CONFIG_PREEMPT_COUNT) || preemptible();
+}
+
+/* In task context: whether this runs as part of another's charged I/O. */
+static bool in_charge_scope(void)
+{
+	if (!in_task())
+		return false;
+#ifdef CONFIG_MEMCG
+	if (current->active_memcg)
+		return true;
+#endif
+	return current->flags & PF_MEMALLOC_NOIO;
 }
 
 static void test_end_io(struct bio *bio)
@@ -85,6 +104,8 @@ static void test_end_io(struct bio *bio)
 		atomic_inc(&bad_context);
 	else
 		might_sleep();	/* DEBUG_ATOMIC_SLEEP kernels check it */
+	if (in_charge_scope())
+		atomic_inc(&in_charge);
 	if (atomic_inc_return(&t->done) != 1)
 		atomic_inc(&twice);
 	else
@@ -141,15 +162,17 @@ static int test_check(const char *when)
 	int ok;
 
 	ok = left && atomic_read(&completed) == nr && !atomic_read(&bad_context) &&
-		!atomic_read(&twice) && !atomic_read(&errors);
+		!atomic_read(&twice) && !atomic_read(&errors) &&
+		!(charge_check && atomic_read(&in_charge));
 	if (!run_ns)
 		run_ns = ktime_get_ns() - run_start_ns;
 	if (left)
 		sort(lat_ns, nr, sizeof(*lat_ns), cmp_u64, NULL);
-	pr_info("RESULT %s mode=%s native=%d submitted=%u completed=%d deferred_by_end_io=%d not_task_context=%d twice=%d errors=%d timed_out=%d depth=%u p50_ns=%llu p99_ns=%llu iops=%llu\n",
+	pr_info("RESULT %s mode=%s native=%d submitted=%u completed=%d deferred_by_end_io=%d not_task_context=%d in_charge=%d twice=%d errors=%d timed_out=%d depth=%u p50_ns=%llu p99_ns=%llu iops=%llu\n",
 		ok ? "ok" : "FAIL", mode, cgblk_offload_native(), nr,
 		atomic_read(&completed), atomic_read(&deferred),
-		atomic_read(&bad_context), atomic_read(&twice),
+		atomic_read(&bad_context), atomic_read(&in_charge),
+		atomic_read(&twice),
 		atomic_read(&errors), !left, depth, lat_ns[nr / 2],
 		lat_ns[nr - 1 - nr / 100],
 		div64_u64((u64)nr * NSEC_PER_SEC, run_ns ?: 1));

@@ -44,7 +44,7 @@ static atomic_t tp_queued, tp_done, tp_wrong, tp_blocked;
 static DECLARE_WAIT_QUEUE_HEAD(tp_release_wq);
 static bool tp_released;
 
-static void tp_run(struct cgblk_pool *pool, struct cgblk_work *work)
+static bool tp_run(struct cgblk_pool *pool, struct cgblk_work *work)
 {
 	struct tp_item *it = container_of(work, struct tp_item, work);
 #ifdef CONFIG_MEMCG
@@ -67,6 +67,7 @@ static void tp_run(struct cgblk_pool *pool, struct cgblk_work *work)
 	cgblk_charge_put(&work->charge);
 	kfree(it);
 	atomic_inc(&tp_done);
+	return false;
 }
 
 static const struct cgblk_pool_ops tp_ops = {
