@@ -8,7 +8,8 @@
  * cursor and the valid/overflow state.  s->commit_lock (irq-safe: COW
  * writes complete in any context) protects only the list of copied
  * exceptions waiting for the commit; it nests in nothing and nothing nests
- * in it; likewise s->buf_lock for the copies waiting for a buffer.  The
+ * in it; likewise s->buf_lock (task context only) for the copies waiting
+ * for a buffer and the reserve buffers each cgroup holds.  The
  * on-disk metadata area is only touched by the commit work
  * (one at a time: an ordered workqueue).
  */
@@ -61,6 +62,7 @@ struct cgsnap_cgstat {
 	atomic64_t copies;
 	atomic64_t bytes;
 	atomic64_t waiters;
+	unsigned int reserve_held;	/* reserve copy buffers held; s->buf_lock */
 	char path[];
 };
 
@@ -86,7 +88,9 @@ struct cgsnap_pe {
 	struct bio_list bios;		/* waiting writes, in arrival order */
 	/* the write the copy carries: a whole-chunk one, or the first partial one, merged */
 	struct bio *full_bio;
-	void *buf;			/* copy buffer (s->buf_pool) */
+	void *buf;			/* copy buffer: kvmalloc()ed, or */
+	bool buf_reserve;		/* ... from s->buf_pool's reserve */
+	unsigned int read_sectors;	/* of the origin read into buf */
 	struct cgsnap_cgstat *stat;
 	unsigned int nr_waiters;
 	enum cgsnap_pe_phase phase;
@@ -145,8 +149,9 @@ struct cgsnap {
 	struct bio_set bs;
 	mempool_t pe_pool;
 	mempool_t *buf_pool;
-	spinlock_t buf_lock;		/* buf_waiters; taken in IRQ context */
+	spinlock_t buf_lock;		/* buf_waiters, reserve_held; task context */
 	struct list_head buf_waiters;	/* copies waiting for a buffer */
+	unsigned int reserve_held;	/* ... by copies without a cgstat */
 
 	/* statistics */
 	spinlock_t stat_lock;
@@ -203,5 +208,6 @@ void cgsnap_stats_free(struct cgsnap *s);
 struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,
 			   sector_t sector, void *buf, unsigned int sectors,
 			   compat_opf_t opf, gfp_t gfp);
+void cgsnap_buf_read_done(void *buf, unsigned int sectors);
 
 #endif /* _DM_CGSNAP_H */

@@ -42,6 +42,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/vmalloc.h>
 
 #include "cgsnap.h"
 
@@ -563,72 +564,100 @@ static void queue_commit(struct cgsnap_pe *pe)
 }
 
 /*
- * Copy buffers.  A copy holds its buffer from the origin read until the COW
- * write completes, and only its cgroup's worker issues that write: so a
- * worker must never sleep waiting for a buffer, or the copies queued behind
- * it, whose buffers it waits for, could never finish (the mempool's reserve
- * is small, and on 5.10 a large chunk has no vmalloc fallback under
- * GFP_NOIO).  A copy that finds no buffer waits, off its worker, on
- * s->buf_waiters; each buffer freed queues the oldest waiter on its worker
- * again.  The retry under s->buf_lock closes the window between a failed
- * allocation and a free: a free either refilled the reserve before it, or
- * finds the waiter after it.
+ * Copy buffers.  A copy holds its buffer from the origin read until its
+ * commit, and only its cgroup's worker issues the COW write that frees it:
+ * a worker must never sleep waiting for a buffer, or the copies queued
+ * behind it, whose buffers it waits for, could never finish.
  *
- * Context of get_buf(): the worker.  Return: false when the pe now waits.
+ * A buffer comes from the allocator first, on the worker: kmalloc() when a
+ * contiguous block is free (GFP_NOWAIT: no reclaim, no compaction), else
+ * vmalloc() of single pages, GFP_KERNEL in a NOIO scope (the way vmalloc
+ * takes NOIO), which may reclaim, but without I/O, so without waiting for
+ * copies.  Not kvmalloc(): before 6.x it falls back to vmalloc only for
+ * GFP_KERNEL, and for that it first reclaims and compacts for the
+ * contiguous try (on 6.1, with memory fragmented, B's copies in
+ * cgsnap_copy_buffer_isolation took 23 s that way, 2 s on 7.3).  Only when
+ * that fails does a buffer come from s->buf_pool's reserve, and a cgroup
+ * holds at most one reserve buffer at a time: a throttled cgroup, whose
+ * COW writes hold their buffers for long, cannot take the reserve from the
+ * others.  A copy that gets neither waits, off its worker, on
+ * s->buf_waiters; every buffer freed queues all waiters on their workers
+ * again, to retry.  The retry under s->buf_lock closes the window between
+ * a failed allocation and a free: a free either comes before it (and its
+ * buffer is in the reserve, or its memory is free), or finds the waiter
+ * after it.
+ *
+ * Buffers are freed by the commit work (task context: vfree() may sleep
+ * outside interrupts), before the pe's bios end.
  */
+static unsigned int *reserve_held(struct cgsnap *s, struct cgsnap_pe *pe)
+{
+	return pe->stat ? &pe->stat->reserve_held : &s->reserve_held;
+}
+
+/* Context of get_buf(): the worker.  Return: false when the pe now waits. */
 static bool get_buf(struct cgsnap *s, struct cgsnap_pe *pe)
 {
-	const gfp_t gfp = GFP_NOWAIT | __GFP_NOWARN;
-	unsigned long flags;
+	size_t bytes = (size_t)s->chunk_size << SECTOR_SHIFT;
+	unsigned int *held = reserve_held(s, pe);
+	unsigned int noio;
 
-	pe->buf = mempool_alloc(s->buf_pool, gfp);
+	pe->buf = kmalloc(bytes, GFP_NOWAIT | __GFP_NOWARN);
 	if (pe->buf)
 		return true;
-	spin_lock_irqsave(&s->buf_lock, flags);
-	pe->buf = mempool_alloc(s->buf_pool, gfp);
+	noio = memalloc_noio_save();
+	pe->buf = __vmalloc(bytes, GFP_KERNEL | __GFP_NOWARN);
+	memalloc_noio_restore(noio);
+	if (pe->buf)
+		return true;
+	spin_lock(&s->buf_lock);
+	if (!*held) {
+		pe->buf = mempool_alloc(s->buf_pool, GFP_NOWAIT);
+		if (pe->buf) {
+			pe->buf_reserve = true;
+			(*held)++;
+		}
+	}
 	if (!pe->buf)
 		list_add_tail(&pe->buf_entry, &s->buf_waiters);
-	spin_unlock_irqrestore(&s->buf_lock, flags);
+	spin_unlock(&s->buf_lock);
 	return pe->buf;
 }
 
-/* Context: any context, including hard interrupts. */
-static void put_buf(struct cgsnap *s, void *buf)
+/* Context: task context (the commit work); may sleep. */
+static void put_buf(struct cgsnap *s, struct cgsnap_pe *pe)
 {
-	struct cgsnap_pe *waiter;
-	unsigned long flags;
+	struct cgsnap_pe *waiter, *next;
+	LIST_HEAD(waiters);
 
-	mempool_free(buf, s->buf_pool);
-	spin_lock_irqsave(&s->buf_lock, flags);
-	waiter = list_first_entry_or_null(&s->buf_waiters, struct cgsnap_pe,
-					  buf_entry);
-	if (waiter)
-		list_del(&waiter->buf_entry);
-	spin_unlock_irqrestore(&s->buf_lock, flags);
-	if (waiter)
+	might_sleep();
+	if (pe->buf_reserve)
+		mempool_free(pe->buf, s->buf_pool);
+	else
+		kvfree(pe->buf);
+	pe->buf = NULL;
+	spin_lock(&s->buf_lock);
+	if (pe->buf_reserve)
+		(*reserve_held(s, pe))--;
+	pe->buf_reserve = false;
+	list_splice_init(&s->buf_waiters, &waiters);
+	spin_unlock(&s->buf_lock);
+	list_for_each_entry_safe(waiter, next, &waiters, buf_entry) {
+		list_del_init(&waiter->buf_entry);
 		cgblk_pool_queue(s->pool, &waiter->work);
+	}
 }
 
 /*
- * The copy is over (done, or failed with @error): free its buffer, if
- * any, and hand the pe to the commit work.
+ * The copy is over (done, or failed with @error): hand the pe to the
+ * commit work, which frees its buffer.
  *
  * Context: any context, including hard interrupts.
  */
 static void end_copy(struct cgsnap_pe *pe, int error)
 {
-	struct cgsnap *s = pe->s;
-
 	if (error)
 		pe->error = error;
-	/*
-	 * Before the commit: once it ends the pe's bios, dm may suspend and
-	 * destroy the target, buffers and pool with it.
-	 */
-	if (pe->buf) {
-		put_buf(s, pe->buf);
-		pe->buf = NULL;
-	}
 	queue_commit(pe);
 }
 
@@ -686,6 +715,7 @@ static void read_endio(struct bio *bio)
 	if (bio->bi_status)
 		pe->error = blk_status_to_errno(bio->bi_status);
 	bio_put(bio);
+	cgsnap_buf_read_done(pe->buf, pe->read_sectors);
 	pe->phase = CGSNAP_PE_COPIED;
 	pe->work.bytes = 0;
 	cgblk_pool_queue(pe->s->pool, &pe->work);
@@ -820,6 +850,7 @@ bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		memset(pe->buf + ((size_t)count << SECTOR_SHIFT), 0,
 		       (size_t)(s->chunk_size - count) << SECTOR_SHIFT);
 	pe->phase = CGSNAP_PE_READ;
+	pe->read_sectors = count;
 	submit_copy_bio(pe, s->origin->bdev, src, count, REQ_OP_READ);
 	return false;
 }
@@ -830,6 +861,12 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 	struct bio_list bios;
 	struct bio *bio;
 
+	/*
+	 * Before the bios end: once they have, dm may suspend and destroy the
+	 * target, buffers and pool with it.
+	 */
+	if (pe->buf)
+		put_buf(s, pe);
 	spin_lock(&s->lock);
 	hlist_del(&pe->node);
 	if (!error) {

@@ -17,6 +17,7 @@
  * before a full area is committed, so that a reader always finds the end.
  */
 #include <linux/blkdev.h>
+#include <linux/highmem.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -38,6 +39,10 @@ static unsigned int chunk_bytes(struct cgsnap *s)
  * @sectors: sectors of @buf to transfer, 1 to the chunk size
  * @opf: operation and flags
  * @gfp: allocation flags; with a blocking @gfp it does not fail
+ *
+ * A vmalloc()ed buffer's range is flushed from its vmap alias here (a
+ * write's data must be in it by now); a read's completion calls
+ * cgsnap_buf_read_done() for the same range.
  *
  * Context: any context with a non-blocking @gfp, else task context.
  * Return: the bio, or NULL.
@@ -65,7 +70,25 @@ struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,
 			return NULL;
 		}
 	}
+	if (is_vmalloc_addr(buf))
+		flush_kernel_vmap_range(buf, len);
 	return bio;
+}
+
+/**
+ * cgsnap_buf_read_done - a read into a cgsnap_buf_bio() buffer completed
+ * @buf: the buffer
+ * @sectors: sectors read
+ *
+ * Drops what the CPU may hold of a vmalloc()ed buffer's alias, so that the
+ * data read is what it sees.
+ *
+ * Context: any.
+ */
+void cgsnap_buf_read_done(void *buf, unsigned int sectors)
+{
+	if (is_vmalloc_addr(buf))
+		invalidate_kernel_vmap_range(buf, sectors << SECTOR_SHIFT);
 }
 
 /**
@@ -92,6 +115,8 @@ int cgsnap_chunk_io(struct cgsnap *s, void *buf, cgsnap_chunk_t chunk,
 		return -ENOMEM;
 	ret = submit_bio_wait(bio);
 	bio_put(bio);
+	if (!op_is_write(opf))
+		cgsnap_buf_read_done(buf, s->chunk_size);
 	return ret;
 }
 
