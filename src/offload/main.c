@@ -255,6 +255,8 @@ EXPORT_SYMBOL_CGBLK(cgblk_offload_native);
  */
 bool cgblk_bio_complete_in_task(struct bio *bio)
 {
+	bool atomic;
+
 #ifdef COMPAT_HAS_BIO_COMPLETE_IN_TASK
 	if (offload_native_active) {
 		/* The kernel's flag marks a bio already deferred once. */
@@ -268,9 +270,18 @@ bool cgblk_bio_complete_in_task(struct bio *bio)
 		return false;
 	}
 #endif
-	if (offload_in_runner())
+	atomic = cgblk_offload_in_atomic();
+	/*
+	 * Our own runner calls bi_end_io in task context, but what that
+	 * completes may be atomic there (a stacked driver ending its parent
+	 * under a spinlock): it is deferred again, unless atomic context
+	 * cannot be told (no preempt count), where interrupts on is taken
+	 * as task context, or it would be deferred again for ever.
+	 */
+	if (offload_in_runner() && !irqs_disabled() &&
+	    (!atomic || !IS_ENABLED(CONFIG_PREEMPT_COUNT)))
 		return false;
-	if (!cgblk_offload_in_atomic()) {
+	if (!atomic) {
 		this_cpu_inc(offload_stats->inline_run);
 		return false;
 	}

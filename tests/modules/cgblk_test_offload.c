@@ -7,7 +7,13 @@
  * asking for task context in one of three ways (mode=dynamic: the bio's
  * bi_end_io calls cgblk_bio_complete_in_task(); mode=ctx: submitter-side
  * with a context embedded here; mode=pool: submitter-side with a pooled
- * context; mode=none: no offload, for comparison).  Each completion checks
+ * context; mode=none: no offload, for comparison).  mode=nested: a stacked
+ * driver's two levels — each bio submitted is a child with a context
+ * embedded here (as mode=ctx), whose bi_end_io, in task context, ends its
+ * parent (a bio never submitted, as a driver's upper bio) with a spinlock
+ * held and interrupts off; the parent's bi_end_io asks for task context
+ * as mode=dynamic does, and must be deferred again: the checks below are
+ * the parent's.  Each completion checks
  * that it runs in task context (not with mode=none) and that it is the
  * first completion of its bio, and records its submit-to-end_io latency:
  * the RESULT line ends with the median and 99th percentile and the rate.
@@ -50,7 +56,7 @@ module_param(wait, bool, 0444);
 static bool charge_check;
 module_param(charge_check, bool, 0444);
 
-enum { MODE_DYNAMIC, MODE_CTX, MODE_POOL, MODE_NONE };
+enum { MODE_DYNAMIC, MODE_CTX, MODE_POOL, MODE_NONE, MODE_NESTED };
 
 struct tbio {
 	struct cgblk_offload_ctx ctx;
@@ -94,7 +100,8 @@ static void test_end_io(struct bio *bio)
 {
 	struct tbio *t = bio->bi_private;
 
-	if (test_mode == MODE_DYNAMIC && cgblk_bio_complete_in_task(bio)) {
+	if ((test_mode == MODE_DYNAMIC || test_mode == MODE_NESTED) &&
+	    cgblk_bio_complete_in_task(bio)) {
 		atomic_inc(&deferred);
 		return;
 	}
@@ -118,6 +125,20 @@ static void test_end_io(struct bio *bio)
 	wake_up(&test_wq);
 }
 
+static DEFINE_SPINLOCK(nested_lock);
+
+/* mode=nested: the child's completion, in task context, ends the parent. */
+static void nested_child_end_io(struct bio *child)
+{
+	struct bio *parent = child->bi_private;
+
+	parent->bi_status = child->bi_status;
+	bio_put(child);
+	spin_lock_irq(&nested_lock);
+	bio_endio(parent);
+	spin_unlock_irq(&nested_lock);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	u64 x = *(const u64 *)a, y = *(const u64 *)b;
@@ -139,7 +160,20 @@ static int test_submit(void)
 		__bio_add_page(bio, page, PAGE_SIZE, 0);
 		bio->bi_private = &tbios[i];
 		bio->bi_end_io = test_end_io;
-		if (test_mode == MODE_CTX) {
+		if (test_mode == MODE_NESTED) {
+			struct bio *child = compat_bio_alloc(bdev, 1, REQ_OP_READ,
+							     GFP_NOIO, &bs);
+
+			child->bi_iter.bi_sector = bio->bi_iter.bi_sector;
+			__bio_add_page(child, page, PAGE_SIZE, 0);
+			child->bi_private = bio;
+			child->bi_end_io = nested_child_end_io;
+			cgblk_bio_set_complete_in_task(child, &tbios[i].ctx);
+			atomic_inc(&inflight);
+			tbios[i].start_ns = ktime_get_ns();
+			submit_bio(child);
+			continue;
+		} else if (test_mode == MODE_CTX) {
 			cgblk_bio_set_complete_in_task(bio, &tbios[i].ctx);
 		} else if (test_mode == MODE_POOL) {
 			ret = cgblk_bio_offload(bio, GFP_NOIO);
@@ -205,8 +239,10 @@ static int __init test_init(void)
 		test_mode = MODE_POOL;
 	} else if (!strcmp(mode, "none")) {
 		test_mode = MODE_NONE;
+	} else if (!strcmp(mode, "nested")) {
+		test_mode = MODE_NESTED;
 	} else {
-		pr_err("mode=%s: expected dynamic, ctx, pool or none\n", mode);
+		pr_err("mode=%s: expected dynamic, ctx, pool, none or nested\n", mode);
 		return -EINVAL;
 	}
 	if (!nr || !depth) {
