@@ -453,4 +453,9 @@ compat_bio_writeback_memcg_css(struct bio *bio)
 #endif
 }
 
+#include <linux/highmem.h>
+#ifndef COMPAT_HAS_MEMZERO_PAGE
+#define memzero_page(page, offset, len)	zero_user(page, offset, len)
+#endif
+
 #endif /* _CGBLK_COMPAT_H */

@@ -111,6 +111,10 @@ ifeq ($(call compat_exported,__bio_complete_in_task),y)
 COMPAT_CFLAGS += -DCOMPAT_HAS_BIO_COMPLETE_IN_TASK
 endif
 endif
+# memzero_page() (5.12+); zero_user() before it (gone by 7.3).
+ifeq ($(call compat_src_has,include/linux/highmem.h,static inline void memzero_page$(lparen)struct page *page),y)
+COMPAT_CFLAGS += -DCOMPAT_HAS_MEMZERO_PAGE
+endif
 ifeq ($(call compat_src_has,include/linux/workqueue.h,WQ_PERCPU),y)
 COMPAT_CFLAGS += -DCOMPAT_HAS_WQ_PERCPU
 endif

@@ -95,45 +95,77 @@ static blk_status_t cgloop_rw(struct cgloop_device *cl, struct request *rq,
 /*
  * The last reference ends the backing I/O: a write drops the freeze
  * protection its submission took (kiocb_start_write()), in whatever context
- * this runs, as the in-tree loop does.
+ * this runs, as the in-tree loop does.  Return: whether it was the last;
+ * its holder then ends the request.
  */
-static void cgloop_aio_put(struct cgloop_cmd *cmd)
+static bool cgloop_aio_put(struct cgloop_cmd *cmd)
 {
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
 
 	if (!atomic_dec_and_test(&cmd->ref))
-		return;
+		return false;
 	kfree(cmd->bvec);
 	cmd->bvec = NULL;
 	if (req_op(rq) == REQ_OP_WRITE)
 		kiocb_end_write(&cmd->iocb);
-	blk_mq_complete_request(rq);
+	return true;
 }
 
-/* Any context: may be called from the backing's I/O completion. */
+/* Zero a request's data from byte @done on.  Any context. */
+static void cgloop_zero_tail(struct request *rq, unsigned int done)
+{
+	struct req_iterator it;
+	struct bio_vec bv;
+	unsigned int off = 0, skip;
+
+	rq_for_each_segment(bv, rq, it) {
+		if (off + bv.bv_len > done) {
+			skip = done > off ? done - off : 0;
+			memzero_page(bv.bv_page, bv.bv_offset + skip,
+				     bv.bv_len - skip);
+		}
+		off += bv.bv_len;
+	}
+}
+
+/*
+ * Any context: may be called from the backing's I/O completion.  A read
+ * cut short by the end of the backing file (truncated since) reads as
+ * zeroes past it, as on the synchronous path.
+ */
 static void cgloop_aio_complete(COMPAT_KI_COMPLETE_ARGS)
 {
 	struct cgloop_cmd *cmd = container_of(iocb, struct cgloop_cmd, iocb);
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
 	struct cgloop_device *cl = rq->q->queuedata;
 
-	if (ret != blk_rq_bytes(rq)) {
+	if (ret >= 0 && ret < blk_rq_bytes(rq) && req_op(rq) == REQ_OP_READ) {
+		cgloop_zero_tail(rq, ret);
+	} else if (ret != blk_rq_bytes(rq)) {
 		pr_err_ratelimited("%s: direct %s at %lld: %ld of %u bytes\n",
 				   cl->disk->disk_name,
 				   op_is_write(req_op(rq)) ? "write" : "read",
 				   iocb->ki_pos, ret, blk_rq_bytes(rq));
 		cmd->status = BLK_STS_IOERR;
 	}
-	cgloop_aio_put(cmd);
+	if (cgloop_aio_put(cmd))
+		blk_mq_complete_request(rq);
 }
 
+enum cgloop_aio {
+	CGLOOP_AIO_FALLBACK,	/* not submitted: do it synchronously */
+	CGLOOP_AIO_QUEUED,	/* its completion ends the request */
+	CGLOOP_AIO_DONE,	/* done already: the caller ends the request */
+};
+
 /*
- * Direct I/O of a whole request, asynchronously.  Return: true when it was
- * submitted (the request completes through cgloop_aio_complete()), false
- * when the caller must fall back to synchronous I/O.
+ * Direct I/O of a whole request, asynchronously.  Return: how it went; when
+ * the backing completed it during the submission, the worker holds the last
+ * reference and ends the request outside the charge (cgloop_finish()).
  */
-static bool cgloop_rw_aio(struct cgloop_device *cl, struct request *rq,
-			  unsigned int dir, loff_t pos)
+static enum cgloop_aio cgloop_rw_aio(struct cgloop_device *cl,
+				     struct request *rq, unsigned int dir,
+				     loff_t pos)
 {
 	struct cgloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
 	struct bio *bio = rq->bio;
@@ -150,7 +182,7 @@ static bool cgloop_rw_aio(struct cgloop_device *cl, struct request *rq,
 		cmd->bvec = kmalloc_array(nr, sizeof(*cmd->bvec),
 					  GFP_NOIO | __GFP_NOWARN);
 		if (!cmd->bvec)
-			return false;
+			return CGLOOP_AIO_FALLBACK;
 		nr = 0;
 		rq_for_each_bvec(tmp, rq, it)
 			cmd->bvec[nr++] = tmp;
@@ -168,6 +200,7 @@ static bool cgloop_rw_aio(struct cgloop_device *cl, struct request *rq,
 	init_sync_kiocb(&cmd->iocb, cl->file);
 	cmd->iocb.ki_pos = pos;
 	cmd->iocb.ki_flags |= IOCB_DIRECT;
+	cmd->iocb.ki_ioprio = req_get_ioprio(rq);
 	cmd->iocb.ki_complete = cgloop_aio_complete;
 	atomic_set(&cmd->ref, 2);
 	if (dir == WRITE) {
@@ -187,8 +220,7 @@ static bool cgloop_rw_aio(struct cgloop_device *cl, struct request *rq,
 				    , 0
 #endif
 				    );
-	cgloop_aio_put(cmd);
-	return true;
+	return cgloop_aio_put(cmd) ? CGLOOP_AIO_DONE : CGLOOP_AIO_QUEUED;
 }
 
 static blk_status_t cgloop_fallocate(struct cgloop_device *cl, int mode,
@@ -328,9 +360,15 @@ static blk_status_t cgloop_do_request(struct cgloop_device *cl,
 		dir = WRITE;
 		fallthrough;
 	case REQ_OP_READ:
-		if (cl->direct_io && cgloop_rw_aio(cl, rq, dir, pos)) {
+		switch (cl->direct_io ? cgloop_rw_aio(cl, rq, dir, pos) :
+					CGLOOP_AIO_FALLBACK) {
+		case CGLOOP_AIO_QUEUED:
 			*async = true;
 			return BLK_STS_OK;
+		case CGLOOP_AIO_DONE:
+			return cmd->status;
+		case CGLOOP_AIO_FALLBACK:
+			break;
 		}
 		return cgloop_rw(cl, rq, dir, pos);
 	case REQ_OP_FLUSH:

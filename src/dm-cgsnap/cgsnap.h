@@ -158,6 +158,7 @@ struct cgsnap {
 	struct list_head stats;
 	unsigned int nr_stats;
 	atomic64_t copies, full_writes, merged_writes, waiters, commits;
+	atomic64_t buf_kmalloc, buf_vmalloc, buf_reserve, buf_waits;
 	atomic64_t cow_allocated;
 	struct dentry *debugfs;
 };

@@ -537,6 +537,11 @@ void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s)
 		   (long long)atomic64_read(&s->waiters),
 		   (long long)atomic64_read(&s->commits),
 		   (long long)atomic64_read(&s->cow_allocated));
+	seq_printf(m, "buffers_kmalloc %lld\nbuffers_vmalloc %lld\nbuffers_reserve %lld\nbuffer_waits %lld\n",
+		   (long long)atomic64_read(&s->buf_kmalloc),
+		   (long long)atomic64_read(&s->buf_vmalloc),
+		   (long long)atomic64_read(&s->buf_reserve),
+		   (long long)atomic64_read(&s->buf_waits));
 	seq_puts(m, "cgroup copies bytes waiters\n");
 	spin_lock(&s->stat_lock);
 	list_for_each_entry(st, &s->stats, entry)
@@ -569,26 +574,33 @@ static void queue_commit(struct cgsnap_pe *pe)
  * a worker must never sleep waiting for a buffer, or the copies queued
  * behind it, whose buffers it waits for, could never finish.
  *
- * A buffer comes from the allocator first, on the worker: kmalloc() when a
- * contiguous block is free (GFP_NOWAIT: no reclaim, no compaction), else
- * vmalloc() of single pages, GFP_KERNEL in a NOIO scope (the way vmalloc
- * takes NOIO), which may reclaim, but without I/O, so without waiting for
- * copies.  Not kvmalloc(): before 6.x it falls back to vmalloc only for
- * GFP_KERNEL, and for that it first reclaims and compacts for the
- * contiguous try (on 6.1, with memory fragmented, B's copies in
- * cgsnap_copy_buffer_isolation took 23 s that way, 2 s on 7.3).  Only when
- * that fails does a buffer come from s->buf_pool's reserve, and a cgroup
- * holds at most one reserve buffer at a time: a throttled cgroup, whose
- * COW writes hold their buffers for long, cannot take the reserve from the
- * others.  A copy that gets neither waits, off its worker, on
- * s->buf_waiters; every buffer freed queues all waiters on their workers
- * again, to retry.  The retry under s->buf_lock closes the window between
- * a failed allocation and a free: a free either comes before it (and its
- * buffer is in the reserve, or its memory is free), or finds the waiter
- * after it.
+ * A buffer comes from the allocator first, on the worker, charged to the
+ * writer's memcg (its charge is entered: __GFP_ACCOUNT), so that memory.max
+ * bounds what a cgroup's copies hold: kmalloc() when a contiguous block is
+ * free now (no reclaim, no kswapd), else vmalloc() of single pages,
+ * GFP_KERNEL in a NOIO scope (the way vmalloc takes NOIO), which may
+ * reclaim, without I/O, so without waiting for copies, and gives up
+ * (__GFP_RETRY_MAYFAIL) rather than loop: without __GFP_FS nothing is OOM
+ * killed for it, and the worker must not wait for ever.  Not kvmalloc():
+ * before 6.x it falls back to vmalloc only for GFP_KERNEL, and for that it
+ * first reclaims and compacts for the contiguous try (on 6.1, with memory
+ * fragmented, B's copies in cgsnap_copy_buffer_isolation took 23 s that
+ * way, 2 s on 7.3).
+ *
+ * Only when both fail does a buffer come from s->buf_pool's reserve of two,
+ * and a cgroup holds at most one reserve buffer at a time: a throttled
+ * cgroup, whose COW writes hold their buffers for long, cannot hold the
+ * reserve from the others (two throttled cgroups can, between them).  A
+ * copy that gets none waits, off its worker, on s->buf_waiters; every
+ * buffer freed queues all waiters on their workers again, to retry (a cost
+ * paid only while allocations fail).  The retry under s->buf_lock tries
+ * the reserve only: a reserve buffer freed before it is taken there, one
+ * freed after it finds the waiter; memory freed in between is seen at the
+ * next buffer freed.  debugfs counts each way (buffers_kmalloc,
+ * buffers_vmalloc, buffers_reserve, buffer_waits).
  *
  * Buffers are freed by the commit work (task context: vfree() may sleep
- * outside interrupts), before the pe's bios end.
+ * outside interrupts) as it takes the copies, before their metadata write.
  */
 static unsigned int *reserve_held(struct cgsnap *s, struct cgsnap_pe *pe)
 {
@@ -602,14 +614,20 @@ static bool get_buf(struct cgsnap *s, struct cgsnap_pe *pe)
 	unsigned int *held = reserve_held(s, pe);
 	unsigned int noio;
 
-	pe->buf = kmalloc(bytes, GFP_NOWAIT | __GFP_NOWARN);
-	if (pe->buf)
+	/* No reclaim at all, no kswapd: only a block that is free now. */
+	pe->buf = kmalloc(bytes, __GFP_NOWARN | __GFP_ACCOUNT);
+	if (pe->buf) {
+		atomic64_inc(&s->buf_kmalloc);
 		return true;
+	}
 	noio = memalloc_noio_save();
-	pe->buf = __vmalloc(bytes, GFP_KERNEL | __GFP_NOWARN);
+	pe->buf = __vmalloc(bytes, GFP_KERNEL | __GFP_RETRY_MAYFAIL |
+				   __GFP_NOWARN | __GFP_ACCOUNT);
 	memalloc_noio_restore(noio);
-	if (pe->buf)
+	if (pe->buf) {
+		atomic64_inc(&s->buf_vmalloc);
 		return true;
+	}
 	spin_lock(&s->buf_lock);
 	if (!*held) {
 		pe->buf = mempool_alloc(s->buf_pool, GFP_NOWAIT);
@@ -621,6 +639,7 @@ static bool get_buf(struct cgsnap *s, struct cgsnap_pe *pe)
 	if (!pe->buf)
 		list_add_tail(&pe->buf_entry, &s->buf_waiters);
 	spin_unlock(&s->buf_lock);
+	atomic64_inc(pe->buf ? &s->buf_reserve : &s->buf_waits);
 	return pe->buf;
 }
 
@@ -754,8 +773,8 @@ static void write_copy(struct cgsnap *s, struct cgsnap_pe *pe)
 
 /*
  * Completion of the COW write (or of the clone of a whole-chunk write), in
- * whatever context the COW device completes it: it only frees the buffer
- * and queues the commit, which may be done from a hard interrupt, so it
+ * whatever context the COW device completes it: it only queues the commit
+ * (which frees the buffer), which may be done from a hard interrupt, so it
  * needs no hand-off to task context.
  */
 static void write_endio(struct bio *bio)
@@ -861,12 +880,6 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 	struct bio_list bios;
 	struct bio *bio;
 
-	/*
-	 * Before the bios end: once they have, dm may suspend and destroy the
-	 * target, buffers and pool with it.
-	 */
-	if (pe->buf)
-		put_buf(s, pe);
 	spin_lock(&s->lock);
 	hlist_del(&pe->node);
 	if (!error) {
@@ -1016,6 +1029,14 @@ void cgsnap_commit_work(struct work_struct *work)
 		spin_unlock_irq(&s->commit_lock);
 		if (list_empty(&batch) && list_empty(&failed))
 			break;
+
+		/* The data is on the COW device: the buffers may go. */
+		list_for_each_entry(pe, &batch, commit_entry)
+			if (pe->buf)
+				put_buf(s, pe);
+		list_for_each_entry(pe, &failed, commit_entry)
+			if (pe->buf)
+				put_buf(s, pe);
 
 		if (n) {
 			ret = cgsnap_store_commit(s, &batch, n);

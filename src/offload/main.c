@@ -274,11 +274,12 @@ bool cgblk_bio_complete_in_task(struct bio *bio)
 	/*
 	 * Our own runner calls bi_end_io in task context, but what that
 	 * completes may be atomic there (a stacked driver ending its parent
-	 * under a spinlock): it is deferred again, unless atomic context
-	 * cannot be told (no preempt count), where interrupts on is taken
-	 * as task context, or it would be deferred again for ever.
+	 * under a lock): then it is deferred again.  Without preempt counting
+	 * (Debian's 5.10) a spinlock cannot be seen, but interrupts off and
+	 * bottom halves off (preempt_count()) can: in the runner, outside
+	 * those, it runs, or it would be deferred again for ever.
 	 */
-	if (offload_in_runner() && !irqs_disabled() &&
+	if (offload_in_runner() && !irqs_disabled() && !preempt_count() &&
 	    (!atomic || !IS_ENABLED(CONFIG_PREEMPT_COUNT)))
 		return false;
 	if (!atomic) {
@@ -544,6 +545,7 @@ static void __exit cgblk_offload_exit(void)
 {
 	unsigned int cpu;
 	struct bio *bio;
+	bool more;
 
 	debugfs_remove_recursive(offload_debugfs);
 	/* No more moves between batches, then no more work items. */
@@ -555,20 +557,26 @@ static void __exit cgblk_offload_exit(void)
 	 * still wait on a batch: run them here, in task context.
 	 */
 	WRITE_ONCE(offload_drainer, current);
-	for_each_possible_cpu(cpu) {
-		struct offload_batch *b = per_cpu_ptr(offload_batches, cpu);
+	for_each_possible_cpu(cpu)
+		cancel_delayed_work_sync(&per_cpu_ptr(offload_batches, cpu)->work);
+	/* Until a pass finds every batch empty: what runs may defer more. */
+	do {
+		more = false;
+		for_each_possible_cpu(cpu) {
+			struct offload_batch *b = per_cpu_ptr(offload_batches, cpu);
+			struct bio_list list;
 
-		struct bio_list list;
-
-		cancel_delayed_work_sync(&b->work);
-		spin_lock_irq(&b->lock);
-		list = b->list;
-		bio_list_init(&b->list);
-		b->nr = 0;
-		spin_unlock_irq(&b->lock);
-		while ((bio = bio_list_pop(&list)))
-			bio->bi_end_io(bio);
-	}
+			spin_lock_irq(&b->lock);
+			list = b->list;
+			bio_list_init(&b->list);
+			b->nr = 0;
+			spin_unlock_irq(&b->lock);
+			while ((bio = bio_list_pop(&list))) {
+				more = true;
+				bio->bi_end_io(bio);
+			}
+		}
+	} while (more);
 	WRITE_ONCE(offload_drainer, NULL);
 	offload_free();
 }

@@ -23,13 +23,23 @@ echo "$(cat /sys/block/ram1/dev) wbps=262144" > /sys/fs/cgroup/a/io.max
 sync
 echo 3 > /proc/sys/vm/drop_caches
 old_thr=$(cat /proc/sys/vm/extfrag_threshold)
-echo 1000 > /proc/sys/vm/extfrag_threshold
 pro=/proc/sys/vm/compaction_proactiveness
-[ -w $pro ] && { old_pro=$(cat $pro); echo 0 > $pro; }
+old_pro=$(cat $pro 2>/dev/null || true)
+restore() {	# the suite runs in one boot: leave memory as it was
+	rmmod cgblk_test_frag 2>/dev/null
+	echo "$old_thr" > /proc/sys/vm/extfrag_threshold
+	[ -z "$old_pro" ] || echo "$old_pro" > $pro
+}
+trap restore EXIT
+echo 1000 > /proc/sys/vm/extfrag_threshold
+[ -z "$old_pro" ] || echo 0 > $pro
 mark=$(dmesg_mark)
 insmod "$(ko cgblk_test_frag)" || fail "cgblk_test_frag did not load"
 log "$(dmesg_since "$mark" | grep 'cgblk_test_frag:')"
 log "free blocks by order (Normal/DMA32): $(grep -E 'Normal|DMA32' /proc/buddyinfo | tr -s ' ')"
+# /proc/buddyinfo: "Node 0, zone NAME" and the free blocks of order 0-10.
+big=$(awk '$4 == "DMA32" || $4 == "Normal" { for (i = 13; i <= NF; i++) n += $i } END { print n + 0 }' /proc/buddyinfo)
+[ "$big" -eq 0 ] || fail "memory not fragmented: $big free blocks of 1 MiB or more"
 
 # A: 16 fresh chunks (4 KiB at the start of each), all in flight at once.
 cg_run a fio --name=a --filename=/dev/mapper/c --rw=write:1020k --bs=4k \
@@ -53,14 +63,15 @@ wait $apid || fail "A's fio failed: $(tail -n 5 "$CGBLK_OUT/fio-a.txt")"
 [ "$rc" = 0 ] || fail "B's 8 writes did not finish in 40 s (fio rc $rc): its copies waited for A's buffers"
 [ "$took" -lt 30 ] || fail "B's 8 writes took ${took}s"
 st=$(cat /sys/kernel/debug/cgblk/dm_cgsnap/dm-*@0)
-log "$(echo "$st" | grep -E '^(copies|/a|/b)' | tr '\n' ';')"
+log "$(echo "$st" | grep -E '^(copies|buffer|/a|/b)' | tr '\n' ';')"
+vm=$(echo "$st" | awk '$1 == "buffers_vmalloc" { print $2 }')
+[ "${vm:-0}" -ge 8 ] || fail "only ${vm:-0} copy buffers came from vmalloc: the fragmented case was not tested"
 case "$(dm_info c)" in
 *Invalid*|*Overflow*) fail "snapshot status: $(dm_info c)" ;;
 esac
 dmsetup remove c
-rmmod cgblk_test_frag
-echo "$old_thr" > /proc/sys/vm/extfrag_threshold
-[ -n "${old_pro:-}" ] && echo "$old_pro" > $pro
+restore
+trap - EXIT
 rmmod dm_cgsnap
 cgblk_unload_all
 cg_cleanup a b

@@ -11,7 +11,8 @@
  * driver's two levels — each bio submitted is a child with a context
  * embedded here (as mode=ctx), whose bi_end_io, in task context, ends its
  * parent (a bio never submitted, as a driver's upper bio) with a spinlock
- * held and interrupts off; the parent's bi_end_io asks for task context
+ * held and interrupts off (nested_lock=irq, the default) or bottom halves
+ * off (nested_lock=bh); the parent's bi_end_io asks for task context
  * as mode=dynamic does, and must be deferred again: the checks below are
  * the parent's.  Each completion checks
  * that it runs in task context (not with mode=none) and that it is the
@@ -55,6 +56,8 @@ static bool wait = true;
 module_param(wait, bool, 0444);
 static bool charge_check;
 module_param(charge_check, bool, 0444);
+static char *nested_lock = "irq";
+module_param(nested_lock, charp, 0444);
 
 enum { MODE_DYNAMIC, MODE_CTX, MODE_POOL, MODE_NONE, MODE_NESTED };
 
@@ -78,7 +81,8 @@ static u64 run_start_ns, run_ns;
 
 static bool in_task_context(void)
 {
-	if (!in_task() || irqs_disabled())
+	/* Bottom halves off count even without preempt counting. */
+	if (!in_task() || irqs_disabled() || softirq_count())
 		return false;
 	/* Without preempt counting nothing more can be told. */
 	return !IS_ENABLED(CONFIG_PREEMPT_COUNT) || preemptible();
@@ -125,18 +129,30 @@ static void test_end_io(struct bio *bio)
 	wake_up(&test_wq);
 }
 
-static DEFINE_SPINLOCK(nested_lock);
+static DEFINE_SPINLOCK(nested_spin);
+static bool nested_bh;
+static struct bio_set child_bs;
 
-/* mode=nested: the child's completion, in task context, ends the parent. */
+/*
+ * mode=nested: the child's completion, in task context, ends the parent
+ * with a spinlock held and interrupts off (nested_lock=irq) or bottom
+ * halves off (nested_lock=bh).
+ */
 static void nested_child_end_io(struct bio *child)
 {
 	struct bio *parent = child->bi_private;
 
 	parent->bi_status = child->bi_status;
 	bio_put(child);
-	spin_lock_irq(&nested_lock);
-	bio_endio(parent);
-	spin_unlock_irq(&nested_lock);
+	if (nested_bh) {
+		spin_lock_bh(&nested_spin);
+		bio_endio(parent);
+		spin_unlock_bh(&nested_spin);
+	} else {
+		spin_lock_irq(&nested_spin);
+		bio_endio(parent);
+		spin_unlock_irq(&nested_spin);
+	}
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -162,7 +178,7 @@ static int test_submit(void)
 		bio->bi_end_io = test_end_io;
 		if (test_mode == MODE_NESTED) {
 			struct bio *child = compat_bio_alloc(bdev, 1, REQ_OP_READ,
-							     GFP_NOIO, &bs);
+							     GFP_NOIO, &child_bs);
 
 			child->bi_iter.bi_sector = bio->bi_iter.bi_sector;
 			__bio_add_page(child, page, PAGE_SIZE, 0);
@@ -219,6 +235,7 @@ static int test_check(const char *when)
 static void test_free(void)
 {
 	bioset_exit(&bs);
+	bioset_exit(&child_bs);
 	if (page)
 		__free_page(page);
 	if (bdev_file)
@@ -245,6 +262,12 @@ static int __init test_init(void)
 		pr_err("mode=%s: expected dynamic, ctx, pool, none or nested\n", mode);
 		return -EINVAL;
 	}
+	if (!strcmp(nested_lock, "bh")) {
+		nested_bh = true;
+	} else if (strcmp(nested_lock, "irq")) {
+		pr_err("nested_lock=%s: expected irq or bh\n", nested_lock);
+		return -EINVAL;
+	}
 	if (!nr || !depth) {
 		pr_err("nr and depth must be at least 1\n");
 		return -EINVAL;
@@ -252,7 +275,8 @@ static int __init test_init(void)
 	tbios = kvcalloc(nr, sizeof(*tbios), GFP_KERNEL);
 	lat_ns = kvcalloc(nr, sizeof(*lat_ns), GFP_KERNEL);
 	page = alloc_page(GFP_KERNEL);
-	ret = bioset_init(&bs, 64, 0, BIOSET_NEED_BVECS);
+	ret = bioset_init(&bs, 64, 0, BIOSET_NEED_BVECS) ?:
+	      bioset_init(&child_bs, 64, 0, BIOSET_NEED_BVECS);
 	if (!tbios || !lat_ns || !page || ret) {
 		ret = -ENOMEM;
 		goto fail;
