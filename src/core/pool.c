@@ -510,13 +510,61 @@ unsigned int cgblk_pool_nr_workers(struct cgblk_pool *pool)
 }
 EXPORT_SYMBOL_CGBLK(cgblk_pool_nr_workers);
 
-static void cgblk_worker_show(struct seq_file *m, struct cgblk_worker *worker,
-			      const char *path)
+/* One worker's line of cgblk_pool_show(), copied under pool->lock. */
+struct cgblk_worker_line {
+	struct cgroup_subsys_state *css;	/* a reference; NULL: fallback */
+	unsigned int queued;
+	u64 done, bytes;
+	unsigned int idle_ms;
+};
+
+static void cgblk_worker_line(struct cgblk_worker_line *l,
+			      struct cgblk_worker *worker)
 {
+	l->css = worker->css;
+	if (l->css)
+		css_get(l->css);
+	l->queued = worker->queued;
+	l->done = worker->done;
+	l->bytes = worker->bytes;
+	l->idle_ms = list_empty(&worker->idle_entry) ? 0 :
+		     jiffies_to_msecs(jiffies - worker->last_active);
+}
+
+/* Print a line and drop its reference; no lock held. */
+static void cgblk_worker_line_show(struct seq_file *m,
+				   struct cgblk_worker_line *l)
+{
+	char path[128] = "(fallback)";
+
+	if (l->css && cgroup_path(l->css->cgroup, path, sizeof(path)) < 0)
+		strscpy(path, "(unknown)", sizeof(path));
 	seq_printf(m, "%s queued %u done %llu bytes %llu idle_ms %u\n", path,
-		   worker->queued, worker->done, worker->bytes,
-		   list_empty(&worker->idle_entry) ? 0 :
-		   jiffies_to_msecs(jiffies - worker->last_active));
+		   l->queued, l->done, l->bytes, l->idle_ms);
+	if (l->css)
+		css_put(l->css);
+}
+
+#define CGBLK_SHOW_BATCH	16
+
+/* The first worker whose key (its css pointer) is above @after. */
+static struct rb_node *cgblk_pool_first_after(struct cgblk_pool *pool,
+					      uintptr_t after)
+{
+	struct rb_node *node = pool->tree.rb_node, *found = NULL;
+
+	lockdep_assert_held(&pool->lock);
+	while (node) {
+		struct cgblk_worker *w = rb_entry(node, struct cgblk_worker, node);
+
+		if ((uintptr_t)w->css > after) {
+			found = node;
+			node = node->rb_left;
+		} else {
+			node = node->rb_right;
+		}
+	}
+	return found;
 }
 
 /**
@@ -527,25 +575,40 @@ static void cgblk_worker_show(struct seq_file *m, struct cgblk_worker *worker,
  * Each line: the cgroup path (or "(fallback)"), items queued or running,
  * items done, bytes done, and how long the worker has been idle (0 when
  * busy).  A last line gives the count of items that went to the fallback
- * for want of a worker.
+ * for want of a worker.  Workers are copied CGBLK_SHOW_BATCH at a time
+ * under the pool's lock (interrupts off) and printed without it, so a pool
+ * of thousands keeps interrupts off for one batch at a time.  A worker made
+ * or freed meanwhile may or may not be shown.
  *
- * Context: process context (a seq_file ->show).
+ * Context: process context (a seq_file ->show); may sleep.
  */
 void cgblk_pool_show(struct seq_file *m, struct cgblk_pool *pool)
 {
-	struct cgblk_worker *worker;
+	struct cgblk_worker_line lines[CGBLK_SHOW_BATCH], fallback;
+	uintptr_t after = 0;
 	struct rb_node *node;
-	char path[128];
+	unsigned int n, i;
+	u64 overflow;
+
+	do {
+		n = 0;
+		spin_lock_irq(&pool->lock);
+		for (node = cgblk_pool_first_after(pool, after);
+		     node && n < CGBLK_SHOW_BATCH; node = rb_next(node))
+			cgblk_worker_line(&lines[n++],
+					  rb_entry(node, struct cgblk_worker, node));
+		spin_unlock_irq(&pool->lock);
+		if (n)
+			after = (uintptr_t)lines[n - 1].css;	/* a key only */
+		for (i = 0; i < n; i++)
+			cgblk_worker_line_show(m, &lines[i]);
+	} while (n == CGBLK_SHOW_BATCH);
 
 	spin_lock_irq(&pool->lock);
-	for (node = rb_first(&pool->tree); node; node = rb_next(node)) {
-		worker = rb_entry(node, struct cgblk_worker, node);
-		if (cgroup_path(worker->css->cgroup, path, sizeof(path)) < 0)
-			strscpy(path, "(unknown)", sizeof(path));
-		cgblk_worker_show(m, worker, path);
-	}
-	cgblk_worker_show(m, &pool->fallback, "(fallback)");
-	seq_printf(m, "overflow %llu\n", pool->nr_overflow);
+	cgblk_worker_line(&fallback, &pool->fallback);
+	overflow = pool->nr_overflow;
 	spin_unlock_irq(&pool->lock);
+	cgblk_worker_line_show(m, &fallback);
+	seq_printf(m, "overflow %llu\n", overflow);
 }
 EXPORT_SYMBOL_CGBLK(cgblk_pool_show);
