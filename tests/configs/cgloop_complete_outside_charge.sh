@@ -14,7 +14,7 @@
 # the case does not arise.  Requests over files are ended by the same
 # ->finish, but with 2 CPUs on one hardware queue blk-mq ends them in
 # softirq anyway: nothing to observe there.
-# kernels: 6.1 6.12 7.3
+# kernels: 6.1 6.12 7.3 debug
 # tier: edges
 # timeout: 240
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
