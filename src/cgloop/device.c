@@ -330,6 +330,13 @@ static bool cgloop_remap(struct cgloop_device *cl, struct request *rq)
 		clone = compat_bio_alloc_clone(cl->bdev, bio, GFP_NOIO,
 					       &cl->bioset);
 		clone->bi_iter.bi_sector += shift;
+		/*
+		 * blk-mq has run the flush sequence for this queue already (a
+		 * flush request before, one after for FUA: cgloop has no FUA):
+		 * the bios still carry the flags, the lower device must not
+		 * flush again.
+		 */
+		clone->bi_opf &= ~(REQ_PREFLUSH | REQ_FUA);
 		cgloop_remap_submit(cl, cmd, clone);
 	}
 	return atomic_dec_and_test(&cmd->ref);
