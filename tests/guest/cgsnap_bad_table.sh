@@ -1,7 +1,8 @@
 #!/bin/bash
 # Proves: every bad cgsnap table is refused with its own ti->error in the
 # kernel log, leaves nothing behind (the module unloads; kmemleak on the
-# debug kernel), and the same devices then take a good table.
+# debug kernel), and the same devices then take a good table;
+# discard_passdown_origin is taken with a warning in the kernel log.
 # tier: edges
 # timeout: 180
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
@@ -53,6 +54,12 @@ dm_snap good cgsnap /dev/ram0 /dev/ram1 P 8
 log "good table: $(dmsetup table good)"
 expect_fail rmmod dm_cgsnap 2>/dev/null
 dmsetup remove good
+# Taken, as snapshot takes it, but with a warning: the origin is shared.
+mark=$(dmesg_mark)
+dm_snap pass cgsnap /dev/ram0 /dev/ram1 P 8 2 discard_zeroes_cow discard_passdown_origin
+dmesg_since "$mark" | grep -q 'discard_passdown_origin: discards also discard the origin .*, under every other snapshot of it' ||
+	fail "discard_passdown_origin was taken without its warning"
+dmsetup remove pass
 losetup -d "$tiny" "$small"
 cgblk_unload_all
 brd_cleanup
