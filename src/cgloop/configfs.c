@@ -278,7 +278,12 @@ static struct configfs_subsystem cgloop_subsys = {
  * @cl: the device
  *
  * Only configfs_dirent_lock is taken (the item is in our own subsystem), so
- * this is safe under the disk's open_mutex.
+ * this is safe under the disk's open_mutex.  The _unlocked variant skips
+ * locking the configfs root because a caller in the target's own subsystem
+ * cannot see it unregistered meanwhile; from ->open that holds too: the
+ * open pins this module (the disk's fops owner), whose exit is the only
+ * place the subsystem is unregistered.  An item being removed is refused
+ * (-ENOENT), as from a configfs callback.
  *
  * Return: 0, or -ENOENT when the item is being removed.
  */
