@@ -128,10 +128,20 @@ static void cgloop_zero_tail(struct request *rq, unsigned int done)
 	}
 }
 
+/* Whether a read of @rq that got @done bytes stopped at the file's end. */
+static bool cgloop_read_past_eof(struct cgloop_device *cl, struct request *rq,
+				 long done)
+{
+	loff_t pos = ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + cl->config.offset;
+
+	return pos + done >= i_size_read(file_inode(cl->file));
+}
+
 /*
  * Any context: may be called from the backing's I/O completion.  A read
  * cut short by the end of the backing file (truncated since) reads as
- * zeroes past it, as on the synchronous path.
+ * zeroes past it, as on the synchronous path; cut short anywhere else, it
+ * fails.
  */
 static void cgloop_aio_complete(COMPAT_KI_COMPLETE_ARGS)
 {
@@ -139,7 +149,8 @@ static void cgloop_aio_complete(COMPAT_KI_COMPLETE_ARGS)
 	struct request *rq = blk_mq_rq_from_pdu(cmd);
 	struct cgloop_device *cl = rq->q->queuedata;
 
-	if (ret >= 0 && ret < blk_rq_bytes(rq) && req_op(rq) == REQ_OP_READ) {
+	if (ret >= 0 && ret < blk_rq_bytes(rq) && req_op(rq) == REQ_OP_READ &&
+	    cgloop_read_past_eof(cl, rq, ret)) {
 		cgloop_zero_tail(rq, ret);
 	} else if (ret != blk_rq_bytes(rq)) {
 		pr_err_ratelimited("%s: direct %s at %lld: %ld of %u bytes\n",
@@ -331,12 +342,21 @@ static bool cgloop_remap(struct cgloop_device *cl, struct request *rq)
 					       &cl->bioset);
 		clone->bi_iter.bi_sector += shift;
 		/*
-		 * blk-mq has run the flush sequence for this queue already (a
-		 * flush request before, one after for FUA: cgloop has no FUA):
-		 * the bios still carry the flags, the lower device must not
-		 * flush again.
+		 * blk-mq ran the flush sequence for this queue already and
+		 * cleared from the request what it did (a flush request
+		 * before, one after for FUA: cgloop has no FUA), leaving the
+		 * bios' flags: the lower device must not flush again.  What
+		 * the request still carries (a request inserted past that
+		 * machinery, as request-based dm does) goes down, FUA on
+		 * each clone, a preflush on the first.  A write that was a
+		 * flush stays a sync one, as blk-mq makes it.
 		 */
-		clone->bi_opf &= ~(REQ_PREFLUSH | REQ_FUA);
+		if (op_is_flush(clone->bi_opf)) {
+			clone->bi_opf &= ~(REQ_PREFLUSH | REQ_FUA);
+			clone->bi_opf |= REQ_SYNC | (rq->cmd_flags & REQ_FUA);
+			if (bio == rq->bio)
+				clone->bi_opf |= rq->cmd_flags & REQ_PREFLUSH;
+		}
 		cgloop_remap_submit(cl, cmd, clone);
 	}
 	return atomic_dec_and_test(&cmd->ref);

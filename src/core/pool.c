@@ -580,7 +580,7 @@ static struct rb_node *cgblk_pool_first_after(struct cgblk_pool *pool,
  * of thousands keeps interrupts off for one batch at a time.  A worker made
  * or freed meanwhile may or may not be shown.
  *
- * Context: process context (a seq_file ->show); may sleep.
+ * Context: process context (a seq_file ->show).
  */
 void cgblk_pool_show(struct seq_file *m, struct cgblk_pool *pool)
 {

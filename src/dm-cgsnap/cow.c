@@ -581,7 +581,10 @@ static void queue_commit(struct cgsnap_pe *pe)
  * GFP_KERNEL in a NOIO scope (the way vmalloc takes NOIO), which may
  * reclaim, without I/O, so without waiting for copies, and gives up
  * (__GFP_RETRY_MAYFAIL) rather than loop: without __GFP_FS nothing is OOM
- * killed for it, and the worker must not wait for ever.  Not kvmalloc():
+ * killed for it, and the worker must not wait for ever (but for vmalloc's
+ * own page-table pages, always GFP_KERNEL).  A charge over memory.high
+ * makes the worker reclaim and sleep for its cgroup (6.x), as a task
+ * writing would.  Not kvmalloc():
  * before 6.x it falls back to vmalloc only for GFP_KERNEL, and for that it
  * first reclaims and compacts for the contiguous try (on 6.1, with memory
  * fragmented, B's copies in cgsnap_copy_buffer_isolation took 23 s that
@@ -613,8 +616,12 @@ static bool get_buf(struct cgsnap *s, struct cgsnap_pe *pe)
 	size_t bytes = (size_t)s->chunk_size << SECTOR_SHIFT;
 	unsigned int *held = reserve_held(s, pe);
 	unsigned int noio;
+	bool got;
 
-	/* No reclaim at all, no kswapd: only a block that is free now. */
+	/*
+	 * No reclaim at all, no kswapd: only a block that is free now (down
+	 * to the min watermark).
+	 */
 	pe->buf = kmalloc(bytes, __GFP_NOWARN | __GFP_ACCOUNT);
 	if (pe->buf) {
 		atomic64_inc(&s->buf_kmalloc);
@@ -630,17 +637,20 @@ static bool get_buf(struct cgsnap *s, struct cgsnap_pe *pe)
 	}
 	spin_lock(&s->buf_lock);
 	if (!*held) {
+		/* The prefilled elements only: buf_alloc() refuses GFP_NOWAIT. */
 		pe->buf = mempool_alloc(s->buf_pool, GFP_NOWAIT);
 		if (pe->buf) {
 			pe->buf_reserve = true;
 			(*held)++;
 		}
 	}
-	if (!pe->buf)
+	got = pe->buf;
+	if (!got)
 		list_add_tail(&pe->buf_entry, &s->buf_waiters);
+	atomic64_inc(got ? &s->buf_reserve : &s->buf_waits);
+	/* Waiting, the pe is put_buf()'s from here: not touched again. */
 	spin_unlock(&s->buf_lock);
-	atomic64_inc(pe->buf ? &s->buf_reserve : &s->buf_waits);
-	return pe->buf;
+	return got;
 }
 
 /* Context: task context (the commit work); may sleep. */

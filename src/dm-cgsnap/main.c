@@ -122,8 +122,15 @@ static int parse_store_type(struct cgsnap *s, const char *type,
 	return 0;
 }
 
+/*
+ * The reserve's elements, made at table load.  A mempool_alloc() that may
+ * not sleep gets only those (get_buf() has tried the allocator already,
+ * charged to the writer).
+ */
 static void *buf_alloc(gfp_t gfp, void *data)
 {
+	if (!gfpflags_allow_blocking(gfp))
+		return NULL;
 	return kvmalloc((unsigned long)data, gfp);
 }
 

@@ -38,6 +38,7 @@ done
 l=$(( $(flushes nullb0) - l0 )) c=$(( $(flushes cgloop0) - c0 ))
 log "20 fsyncs: cgloop completed $c flushes, the lower device $l"
 [ "$c" -ge 20 ] || fail "only $c flushes reached cgloop for 20 fsyncs"
+[ "$l" -ge 20 ] || fail "only $l flushes reached the lower device for 20 fsyncs"
 [ "$l" -le "$c" ] || fail "the lower device flushed $l times for cgloop's $c: data bios carried the flush again"
 umount /mnt/f
 rmmod cgloop

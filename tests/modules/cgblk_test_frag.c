@@ -4,7 +4,8 @@
  *
  * At load, takes every free block of 2^order pages (default order 8: 1 MiB)
  * the page allocator hands out without reclaim, splits each and frees every
- * other page of it, in rounds until no block is left.  Half of that memory is free again, but as single pages
+ * other page of it, in rounds until five in a row, 200 ms apart, find no
+ * block left.  Half of that memory is free again, but as single pages
  * whose buddies are held, so they cannot merge: an allocation of 2^order
  * contiguous pages without reclaim (kmalloc() of 1 MiB with GFP_NOWAIT)
  * fails while single pages (vmalloc()) are plentiful.  The test keeps
@@ -12,6 +13,7 @@
  * and caches dropped.  Unload frees the held pages.  Prints one line:
  * "cgblk_test_frag: N blocks of order O split, M pages held".
  */
+#include <linux/delay.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -40,6 +42,7 @@ static int __init frag_init(void)
 	/* No reclaim, no kswapd: only what is free now. */
 	const gfp_t gfp = __GFP_NOWARN | __GFP_NORETRY | __GFP_NOMEMALLOC;
 	unsigned long max, first, b, i;
+	unsigned int quiet;
 	struct page *page;
 
 	if (order < 1 || order > 10) {
@@ -55,7 +58,7 @@ static int __init frag_init(void)
 	 * lift free memory above it for the next; done when a round finds no
 	 * block at all.
 	 */
-	do {
+	for (quiet = 0; quiet < 5 && nr_blocks < max; ) {
 		first = nr_blocks;
 		while (nr_blocks < max && (page = alloc_pages(gfp, order))) {
 			split_page(page, order);
@@ -64,7 +67,18 @@ static int __init frag_init(void)
 		for (b = first; b < nr_blocks; b++)
 			for (i = 0; i < (1UL << order); i += 2)
 				__free_page(blocks[b] + i);
-	} while (nr_blocks > first && nr_blocks < max);
+		/*
+		 * Memory the tests before freed may still be on its way back
+		 * (per-CPU lists, RCU, work items): done after five rounds
+		 * 200 ms apart found nothing.
+		 */
+		if (nr_blocks == first) {
+			quiet++;
+			msleep(200);
+		} else {
+			quiet = 0;
+		}
+	}
 	pr_info("%lu blocks of order %u split, %lu pages held\n",
 		nr_blocks, order, nr_blocks << (order - 1));
 	return 0;
