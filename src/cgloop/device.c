@@ -128,13 +128,17 @@ static void cgloop_zero_tail(struct request *rq, unsigned int done)
 	}
 }
 
+/* Where @rq starts in the backing. */
+static loff_t cgloop_rq_pos(struct cgloop_device *cl, struct request *rq)
+{
+	return ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + cl->config.offset;
+}
+
 /* Whether a read of @rq that got @done bytes stopped at the file's end. */
 static bool cgloop_read_past_eof(struct cgloop_device *cl, struct request *rq,
 				 long done)
 {
-	loff_t pos = ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + cl->config.offset;
-
-	return pos + done >= i_size_read(file_inode(cl->file));
+	return cgloop_rq_pos(cl, rq) + done >= i_size_read(file_inode(cl->file));
 }
 
 /*
@@ -370,7 +374,7 @@ static blk_status_t cgloop_do_request(struct cgloop_device *cl,
 				      struct request *rq, bool *async)
 {
 	struct cgloop_cmd *cmd = blk_mq_rq_to_pdu(rq);
-	loff_t pos = ((loff_t)blk_rq_pos(rq) << SECTOR_SHIFT) + cl->config.offset;
+	loff_t pos = cgloop_rq_pos(cl, rq);
 	loff_t len = blk_rq_bytes(rq);
 	unsigned int dir = READ;
 

@@ -88,7 +88,7 @@ struct cgsnap_pe {
 	struct bio_list bios;		/* waiting writes, in arrival order */
 	/* the write the copy carries: a whole-chunk one, or the first partial one, merged */
 	struct bio *full_bio;
-	void *buf;			/* copy buffer: kvmalloc()ed, or */
+	void *buf;			/* copy buffer: kmalloc()/vmalloc()ed, or */
 	bool buf_reserve;		/* ... from s->buf_pool's reserve */
 	unsigned int read_sectors;	/* of the origin read into buf */
 	struct cgsnap_cgstat *stat;

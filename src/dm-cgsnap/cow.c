@@ -584,11 +584,10 @@ static void queue_commit(struct cgsnap_pe *pe)
  * killed for it, and the worker must not wait for ever (but for vmalloc's
  * own page-table pages, always GFP_KERNEL).  A charge over memory.high
  * makes the worker reclaim and sleep for its cgroup (6.x), as a task
- * writing would.  Not kvmalloc():
- * before 6.x it falls back to vmalloc only for GFP_KERNEL, and for that it
- * first reclaims and compacts for the contiguous try (on 6.1, with memory
- * fragmented, B's copies in cgsnap_copy_buffer_isolation took 23 s that
- * way, 2 s on 7.3).
+ * writing would.  Not kvmalloc(): before 6.x it falls back to vmalloc only
+ * for GFP_KERNEL, and for that it first reclaims and compacts for the
+ * contiguous try (on 6.1, with memory fragmented, B's copies in
+ * cgsnap_copy_buffer_isolation took 23 s that way, 2 s on 7.3).
  *
  * Only when both fail does a buffer come from s->buf_pool's reserve of two,
  * and a cgroup holds at most one reserve buffer at a time: a throttled
@@ -675,6 +674,16 @@ static void put_buf(struct cgsnap *s, struct cgsnap_pe *pe)
 		list_del_init(&waiter->buf_entry);
 		cgblk_pool_queue(s->pool, &waiter->work);
 	}
+}
+
+/* The buffers of a list of pes taken by the commit work (commit_entry). */
+static void put_bufs(struct cgsnap *s, struct list_head *pes)
+{
+	struct cgsnap_pe *pe;
+
+	list_for_each_entry(pe, pes, commit_entry)
+		if (pe->buf)
+			put_buf(s, pe);
 }
 
 /*
@@ -1041,12 +1050,8 @@ void cgsnap_commit_work(struct work_struct *work)
 			break;
 
 		/* The data is on the COW device: the buffers may go. */
-		list_for_each_entry(pe, &batch, commit_entry)
-			if (pe->buf)
-				put_buf(s, pe);
-		list_for_each_entry(pe, &failed, commit_entry)
-			if (pe->buf)
-				put_buf(s, pe);
+		put_bufs(s, &batch);
+		put_bufs(s, &failed);
 
 		if (n) {
 			ret = cgsnap_store_commit(s, &batch, n);

@@ -340,7 +340,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->num_discard_bios = s->discard_passdown_origin ? 2 : 1;
 	/* As snapshot does it, but the origin is shared: say so. */
 	if (s->discard_passdown_origin)
-		DMWARN("%s: discard_passdown_origin: discards also discard the origin %s, under every other snapshot of it",
+		DMWARN("%s: discard_passdown_origin: discards reach the shared origin %s",
 		       dm_table_device_name(ti->table), s->origin->name);
 
 	snprintf(name, sizeof(name), "%s@%llu",
