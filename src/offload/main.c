@@ -302,16 +302,18 @@ static void offload_ctx_end_io(struct bio *bio)
 	bio->bi_private = ctx->private;
 	if (ctx->flags & OFFLOAD_CTX_POOL)
 		mempool_free(ctx, offload_ctx_pool);
+	/*
+	 * No module reference is dropped here: the submitter's module keeps
+	 * this one loaded (it uses our symbols) and is not unloaded before
+	 * its bios complete.  A module_put() after this call would let the
+	 * module go while its own code still runs (the return from here).
+	 */
 	bio->bi_end_io(bio);
-	/* Last: nothing of this module runs after it but the return. */
-	module_put(THIS_MODULE);
 }
 
 static void offload_wrap(struct bio *bio, struct cgblk_offload_ctx *ctx,
 			 unsigned int flags)
 {
-	/* Dropped by offload_ctx_end_io(): rmmod waits for these bios. */
-	__module_get(THIS_MODULE);
 	ctx->end_io = bio->bi_end_io;
 	ctx->private = bio->bi_private;
 	ctx->flags = flags;
@@ -328,8 +330,10 @@ static void offload_wrap(struct bio *bio, struct cgblk_offload_ctx *ctx,
  * used.  Elsewhere bi_end_io and bi_private are saved in @ctx and replaced
  * by cgblk_offload's own, which defers the completion when it arrives in
  * atomic context and restores both before calling the original.  The
- * submitter must not change bi_end_io or bi_private until then.  Each such
- * bio in flight holds a reference on this module.
+ * submitter must not change bi_end_io or bi_private until then, and must
+ * not let its module be unloaded before bi_end_io has been called (as any
+ * block driver waits for its bios): its use of this function keeps
+ * cgblk_offload loaded, no per-bio reference is taken.
  *
  * Context: any.  Never allocates, never fails.
  */
@@ -552,9 +556,9 @@ static void __exit cgblk_offload_exit(void)
 	cpuhp_remove_state_nocalls(offload_state_dead);
 	cpuhp_remove_state(offload_state_online);
 	/*
-	 * Every user module is gone and every bio it wrapped has completed
-	 * (each held a reference on this module), but a deferred bio may
-	 * still wait on a batch: run them here, in task context.
+	 * Every user module is gone, and each waited for the bios it wrapped
+	 * before it went, but a bio deferred by cgblk_bio_complete_in_task()
+	 * may still wait on a batch: run them here, in task context.
 	 */
 	WRITE_ONCE(offload_drainer, current);
 	for_each_possible_cpu(cpu)
