@@ -125,6 +125,7 @@ struct compat_disk_limits {
 	unsigned int max_hw_sectors;
 	unsigned int max_discard_sectors;	/* 0: no discard */
 	unsigned int max_write_zeroes_sectors;	/* 0: no write zeroes */
+	unsigned int dma_alignment;		/* a mask; 0: the default, 511 */
 	bool write_cache;
 };
 
@@ -142,6 +143,7 @@ compat_alloc_disk(struct blk_mq_tag_set *set,
 		.discard_granularity = l->max_discard_sectors ?
 				       l->logical_block_size : 0,
 		.max_write_zeroes_sectors = l->max_write_zeroes_sectors,
+		.dma_alignment = l->dma_alignment,
 #ifdef COMPAT_HAS_BLK_FEAT
 		.features = l->write_cache ? BLK_FEAT_WRITE_CACHE : 0,
 #endif
@@ -179,6 +181,8 @@ compat_alloc_disk(struct blk_mq_tag_set *set,
 	blk_queue_io_min(q, l->logical_block_size);
 	blk_queue_max_hw_sectors(q, l->max_hw_sectors);
 	blk_queue_max_write_zeroes_sectors(q, l->max_write_zeroes_sectors);
+	if (l->dma_alignment)
+		blk_queue_dma_alignment(q, l->dma_alignment);
 	if (l->max_discard_sectors) {
 		q->limits.discard_granularity = l->logical_block_size;
 		blk_queue_max_discard_sectors(q, l->max_discard_sectors);

@@ -838,6 +838,20 @@ static int cgloop_alloc_disk(struct cgloop_device *cl, const char *name)
 	}
 
 	lim.logical_block_size = cl->lbs;
+	/*
+	 * Memory alignment.  Direct I/O on a file wants every segment at a
+	 * multiple of the file system's block size, in address and length
+	 * (iomap: bdev_iter_is_aligned()); from 6.0 the block layer accepts
+	 * user buffers aligned to dma_alignment only, so with the default
+	 * (511) a 512-aligned O_DIRECT over a 4 KiB-block file system passed
+	 * here and failed as EIO below.  lbs - 1 refuses it up front
+	 * (EINVAL), as the file would.  A remapped clone keeps the request's
+	 * segments: the lower device's alignment holds for them.
+	 */
+	if (cl->bdev)
+		lim.dma_alignment = queue_dma_alignment(bdev_get_queue(cl->bdev));
+	else if (cl->direct_io)
+		lim.dma_alignment = cl->lbs - 1;
 	lim.max_hw_sectors = 2048;
 	lim.write_cache = true;
 	if (cl->bdev && !cl->read_only) {

@@ -11,24 +11,8 @@
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
 cfg=/sys/kernel/config/cgloop
-modprobe sd_mod
-modprobe scsi_debug sector_size=4096 dev_size_mb=64
-
-# The scsi_debug disk, as /dev/sdX.
-sdbg_dev() {
-	local d
-	for d in /sys/block/sd*; do
-		[ -e "$d/device/model" ] || continue
-		grep -q scsi_debug "$d/device/model" || continue
-		echo "/dev/${d##*/}"
-		return 0
-	done
-	return 1
-}
-have_sdbg() { sdbg_dev >/dev/null && test -b "$(sdbg_dev)"; }
-wait_for 30 have_sdbg
-lower=$(sdbg_dev)
-[ "$(blockdev --getss "$lower")" = 4096 ] || fail "$lower has $(blockdev --getss "$lower")-byte blocks, not 4096"
+sdbg_setup 4096 64
+lower=$SDBG
 log "lower device $lower: 4096-byte logical blocks"
 
 cgblk_load cgloop
@@ -106,4 +90,4 @@ insmod "$(ko cgloop)" backing="$lower"
 check_window /dev/cgloop0 0
 rmmod cgloop
 cgblk_unload_all
-rmmod scsi_debug
+sdbg_cleanup

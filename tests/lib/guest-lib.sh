@@ -134,6 +134,30 @@ ext4_on() {
 	mount -t ext4 "$1" "$2"
 }
 
+# sdbg_setup SECTOR_SIZE SIZE_MB: a scsi_debug disk with SECTOR_SIZE-byte
+# logical blocks (4096: a 4Kn disk); sets SDBG to its /dev/sdX.
+# sdbg_cleanup removes it.
+sdbg_dev() {
+	local d
+	for d in /sys/block/sd*; do
+		[ -e "$d/device/model" ] || continue
+		grep -q scsi_debug "$d/device/model" || continue
+		echo "/dev/${d##*/}"
+		return 0
+	done
+	return 1
+}
+_sdbg_ready() { sdbg_dev >/dev/null && test -b "$(sdbg_dev)"; }
+sdbg_setup() {
+	modprobe sd_mod
+	modprobe scsi_debug sector_size="$1" dev_size_mb="$2"
+	wait_for 30 _sdbg_ready
+	SDBG=$(sdbg_dev)
+	[ "$(blockdev --getss "$SDBG")" = "$1" ] ||
+		fail "$SDBG has $(blockdev --getss "$SDBG")-byte blocks, not $1"
+}
+sdbg_cleanup() { rmmod scsi_debug; }
+
 # cgloop_attr N NAME: /sys/block/cgloopN/cgloop/NAME
 cgloop_attr() { cat "/sys/block/cgloop$1/cgloop/$2"; }
 
