@@ -4,11 +4,18 @@
  * tests/guest/core_pool_workers.sh.  Never installed.
  *
  * /sys/kernel/debug/cgblk/cgblk_test_pool/
- *   queue    write "N" or "N block": queue N items charged to the writer's
- *            cgroup; "block" items wait in ->run until "release"
- *   release  write anything: let blocked items finish
+ *   queue    write "N", "N block" or "N block G": queue N items charged to
+ *            the writer's cgroup; "block" items wait in ->run until their
+ *            gate G (0 to TP_GATES - 1; 0 when not given) is opened
+ *   open     write "G": open gate G (its blocked items finish)
+ *   release  write anything: open every gate
+ *   note     write anything: cgblk_pool_note_current() for the writer
  *   stats    "queued Q done D wrong W blocked B workers N"
  *   workers  cgblk_pool_show()
+ *
+ * Queuing "block" items on gate G closes it again.  Gates let a test hold
+ * some workers blocked and release others, to put the pool and its
+ * workqueue in a chosen state (core_pool_note_pending.sh).
  *
  * Each item checks, in ->run, that it runs in task context (preemptible,
  * where the kernel counts preemption) with its own memcg active and NOIO
@@ -33,16 +40,19 @@ static unsigned int idle_ms = 1000;
 module_param(idle_ms, uint, 0444);
 MODULE_PARM_DESC(idle_ms, "idle worker lifetime in ms (default 1000)");
 
+#define TP_GATES	8
+
 struct tp_item {
 	struct cgblk_work work;
 	bool block;
+	unsigned int gate;
 };
 
 static struct cgblk_pool *tp_pool;
 static struct dentry *tp_dir;
 static atomic_t tp_queued, tp_done, tp_wrong, tp_blocked;
 static DECLARE_WAIT_QUEUE_HEAD(tp_release_wq);
-static bool tp_released;
+static unsigned long tp_open;	/* bit G: gate G is open */
 
 static bool tp_run(struct cgblk_pool *pool, struct cgblk_work *work)
 {
@@ -61,7 +71,8 @@ static bool tp_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		atomic_inc(&tp_wrong);
 	if (it->block) {
 		atomic_inc(&tp_blocked);
-		wait_event(tp_release_wq, READ_ONCE(tp_released));
+		/* Idle: the hung-task detector must not see a test's wait. */
+		wait_event_idle(tp_release_wq, test_bit(it->gate, &tp_open));
 		atomic_dec(&tp_blocked);
 	}
 	cgblk_charge_put(&work->charge);
@@ -92,27 +103,33 @@ static void tp_charge_current(struct cgblk_charge *charge)
 static ssize_t tp_queue_write(struct file *file, const char __user *ubuf,
 			      size_t len, loff_t *ppos)
 {
+	unsigned int i, n, gate = 0;
 	char buf[32] = {};
-	unsigned int i, n;
-	struct tp_item *it;
-	bool block;
-
 	char *word, *count;
+	struct tp_item *it;
+	bool block = false;
 
 	if (len >= sizeof(buf) || copy_from_user(buf, ubuf, len))
 		return -EINVAL;
 	word = strim(buf);
 	count = strsep(&word, " ");
-	block = word && !strcmp(strim(word), "block");
 	if (kstrtouint(count, 10, &n) || n > 100000)
 		return -EINVAL;
-	if (block)
-		WRITE_ONCE(tp_released, false);
+	if (word) {
+		word = strim(word);
+		if (strcmp(strsep(&word, " "), "block"))
+			return -EINVAL;
+		block = true;
+		if (word && (kstrtouint(strim(word), 10, &gate) || gate >= TP_GATES))
+			return -EINVAL;
+		clear_bit(gate, &tp_open);
+	}
 	for (i = 0; i < n; i++) {
 		it = kzalloc(sizeof(*it), GFP_KERNEL);
 		if (!it)
 			return -ENOMEM;
 		it->block = block;
+		it->gate = gate;
 		it->work.bytes = 4096;
 		tp_charge_current(&it->work.charge);
 		atomic_inc(&tp_queued);
@@ -121,11 +138,41 @@ static ssize_t tp_queue_write(struct file *file, const char __user *ubuf,
 	return len;
 }
 
+static void tp_open_gates(unsigned long gates)
+{
+	unsigned int g;
+
+	for_each_set_bit(g, &gates, TP_GATES)
+		set_bit(g, &tp_open);
+	wake_up_all(&tp_release_wq);
+}
+
+static ssize_t tp_open_write(struct file *file, const char __user *ubuf,
+			     size_t len, loff_t *ppos)
+{
+	unsigned int gate;
+	int ret;
+
+	ret = kstrtouint_from_user(ubuf, len, 10, &gate);
+	if (ret)
+		return ret;
+	if (gate >= TP_GATES)
+		return -EINVAL;
+	tp_open_gates(BIT(gate));
+	return len;
+}
+
 static ssize_t tp_release_write(struct file *file, const char __user *ubuf,
 				size_t len, loff_t *ppos)
 {
-	WRITE_ONCE(tp_released, true);
-	wake_up_all(&tp_release_wq);
+	tp_open_gates(GENMASK(TP_GATES - 1, 0));
+	return len;
+}
+
+static ssize_t tp_note_write(struct file *file, const char __user *ubuf,
+			     size_t len, loff_t *ppos)
+{
+	cgblk_pool_note_current(tp_pool);
 	return len;
 }
 
@@ -151,9 +198,19 @@ static const struct file_operations tp_queue_fops = {
 	.write = tp_queue_write,
 };
 
+static const struct file_operations tp_open_fops = {
+	.owner = THIS_MODULE,
+	.write = tp_open_write,
+};
+
 static const struct file_operations tp_release_fops = {
 	.owner = THIS_MODULE,
 	.write = tp_release_write,
+};
+
+static const struct file_operations tp_note_fops = {
+	.owner = THIS_MODULE,
+	.write = tp_note_write,
 };
 
 static int __init tp_init(void)
@@ -168,7 +225,9 @@ static int __init tp_init(void)
 		return PTR_ERR(tp_pool);
 	tp_dir = debugfs_create_dir(KBUILD_MODNAME, cgblk_debugfs_dir());
 	debugfs_create_file("queue", 0200, tp_dir, NULL, &tp_queue_fops);
+	debugfs_create_file("open", 0200, tp_dir, NULL, &tp_open_fops);
 	debugfs_create_file("release", 0200, tp_dir, NULL, &tp_release_fops);
+	debugfs_create_file("note", 0200, tp_dir, NULL, &tp_note_fops);
 	debugfs_create_file("stats", 0444, tp_dir, NULL, &tp_stats_fops);
 	debugfs_create_file("workers", 0444, tp_dir, NULL, &tp_workers_fops);
 	return 0;
@@ -177,8 +236,7 @@ static int __init tp_init(void)
 static void __exit tp_exit(void)
 {
 	debugfs_remove_recursive(tp_dir);
-	WRITE_ONCE(tp_released, true);
-	wake_up_all(&tp_release_wq);
+	tp_open_gates(GENMASK(TP_GATES - 1, 0));
 	cgblk_pool_destroy(tp_pool);
 }
 
