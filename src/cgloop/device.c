@@ -65,9 +65,15 @@ static ssize_t cgloop_rw_bvec(struct cgloop_device *cl, unsigned int dir,
 		return ret;
 	}
 	ret = file->f_op->read_iter(&kiocb, &iter);
-	/* Past the end of the backing file reads as zeroes. */
-	if (ret >= 0 && ret < bv->bv_len)
+	/*
+	 * Cut short by the end of the backing file (truncated since): zeroes
+	 * past it.  Cut short anywhere else: an error, as on the direct path.
+	 */
+	if (ret >= 0 && ret < bv->bv_len) {
+		if (pos + ret < i_size_read(file_inode(file)))
+			return -EIO;
 		iov_iter_zero(bv->bv_len - ret, &iter);
+	}
 	return ret < 0 ? ret : bv->bv_len;
 }
 
