@@ -21,8 +21,10 @@
  *
  * Deferred completions go on a per-CPU batch and run from a per-CPU work
  * item of a WQ_MEM_RECLAIM workqueue, in order, at most max_per_run per
- * run.  CPU hotplug drains a departing CPU's batch; unloading the module
- * drains everything first.
+ * run.  CPU hotplug drains a departing CPU's batch.  A user module must
+ * not unload before every bio it set up, or deferred, has had its bi_end_io
+ * called (as any block driver waits for its bios): then cgblk_offload, which
+ * it keeps loaded, has nothing of it left when it unloads in turn.
  *
  * The rule for every bi_end_io run this way: it may sleep, but it must
  * never wait for I/O admission — submit a bio to a queue that may be out

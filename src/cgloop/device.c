@@ -694,6 +694,16 @@ static unsigned int cgloop_dio_align(struct file *file)
 	return SECTOR_SIZE;
 }
 
+/* The memory alignment mask direct I/O on @file needs (block devices: 511). */
+static unsigned int cgloop_dio_mem_align(struct file *file)
+{
+	struct super_block *sb = file->f_mapping->host->i_sb;
+
+	if (sb->s_bdev)
+		return queue_dma_alignment(bdev_get_queue(sb->s_bdev));
+	return SECTOR_SIZE - 1;
+}
+
 /*
  * Open the backing and pick the geometry: cl->file, ->read_only, ->lbs,
  * ->direct_io.  On failure cl->file may be set: cgloop_teardown() puts it.
@@ -845,19 +855,23 @@ static int cgloop_alloc_disk(struct cgloop_device *cl, const char *name)
 
 	lim.logical_block_size = cl->lbs;
 	/*
-	 * Memory alignment.  Direct I/O on a file wants every segment at a
-	 * multiple of the file system's block size, in address and length
-	 * (iomap: bdev_iter_is_aligned()); from 6.0 the block layer accepts
-	 * user buffers aligned to dma_alignment only, so with the default
-	 * (511) a 512-aligned O_DIRECT over a 4 KiB-block file system passed
-	 * here and failed as EIO below.  lbs - 1 refuses it up front
-	 * (EINVAL), as the file would.  A remapped clone keeps the request's
-	 * segments: the lower device's alignment holds for them.
+	 * Memory alignment.  Direct I/O on a file wants every segment aligned
+	 * to the backing device's logical block size in length and to its
+	 * dma_alignment in address (iomap: bdev_iter_is_aligned()).  From
+	 * 6.0 the block layer takes user buffers aligned to our
+	 * dma_alignment only and splits them at page boundaries, so with the
+	 * default (511) a 4 KiB O_DIRECT buffer 512 bytes into a page became
+	 * segments of 3584 and 512 bytes that the file refused (EIO), or
+	 * passed when the pages happened to be contiguous.  lbs - 1 (at least
+	 * the backing device's alignment) refuses it up front with EINVAL.
+	 * A remapped clone keeps the request's segments: the lower device's
+	 * alignment holds for them.
 	 */
 	if (cl->bdev)
 		lim.dma_alignment = queue_dma_alignment(bdev_get_queue(cl->bdev));
 	else if (cl->direct_io)
-		lim.dma_alignment = cl->lbs - 1;
+		lim.dma_alignment = max_t(unsigned int, cl->lbs - 1,
+					  cgloop_dio_mem_align(cl->file));
 	lim.max_hw_sectors = 2048;
 	lim.write_cache = true;
 	if (cl->bdev && !cl->read_only) {

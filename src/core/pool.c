@@ -146,7 +146,10 @@ void cgblk_pool_exit(void)
 	kmem_cache_destroy(cgblk_worker_cache);
 }
 
-/* The worker for @css, created if need be; the fallback if none can be. */
+/*
+ * The worker for @css, created if need be; the fallback for the root (NULL)
+ * and when none can be had (the caller counts an item sent there).
+ */
 static struct cgblk_worker *cgblk_pool_worker(struct cgblk_pool *pool,
 					      struct cgroup_subsys_state *css)
 {
@@ -166,20 +169,17 @@ static struct cgblk_worker *cgblk_pool_worker(struct cgblk_pool *pool,
 	}
 	if (pool->params.max_workers &&
 	    pool->nr_workers >= pool->params.max_workers)
-		goto overflow;
+		return &pool->fallback;
 	/* May be called in atomic context: never sleep, never warn. */
 	worker = kmem_cache_zalloc(cgblk_worker_cache, GFP_NOWAIT | __GFP_NOWARN);
 	if (!worker)
-		goto overflow;
+		return &pool->fallback;
 	cgblk_worker_init(worker, pool, css);
 	css_get(css);
 	rb_link_node(&worker->node, parent, link);
 	rb_insert_color(&worker->node, &pool->tree);
 	pool->nr_workers++;
 	return worker;
-overflow:
-	pool->nr_overflow++;
-	return &pool->fallback;
 }
 
 /* Queue the worker's work, unless it is queued or running already. */
@@ -213,6 +213,8 @@ void cgblk_pool_queue(struct cgblk_pool *pool, struct cgblk_work *work)
 
 	spin_lock_irqsave(&pool->lock, flags);
 	worker = cgblk_pool_worker(pool, work->charge.blkcg_css);
+	if (worker == &pool->fallback && work->charge.blkcg_css)
+		pool->nr_overflow++;	/* no worker of its own */
 	list_add_tail(&work->entry, &worker->items);
 	worker->queued++;
 	cgblk_worker_schedule(pool, worker);
@@ -418,6 +420,10 @@ EXPORT_SYMBOL_CGBLK(cgblk_pool_destroy);
 /**
  * cgblk_pool_flush - wait until every item queued so far has run
  * @pool: the pool
+ *
+ * A worker's run takes the items queued while it runs, so this also waits
+ * for those: while a cgroup keeps queueing onto its running worker, it
+ * keeps waiting.  Callers stop queueing first (a frozen or dying queue).
  *
  * Context: process context; may sleep.  Not from a pool's own ->run.
  */

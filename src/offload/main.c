@@ -108,20 +108,18 @@ static struct workqueue_struct *offload_wq;
 static struct kmem_cache *offload_ctx_cache;
 static mempool_t *offload_ctx_pool;
 static struct dentry *offload_debugfs;
-static struct task_struct *offload_drainer;	/* module exit, running */
 static int offload_state_online;
 static int offload_state_dead;
 static bool offload_native_active;
 
 static void offload_work_fn(struct work_struct *w);
 
-/* True in our work item and in the unload drain: there, run, don't defer. */
+/* True in our work item: there, run, don't defer. */
 static bool offload_in_runner(void)
 {
 	struct work_struct *w = current_work();
 
-	return (w && w->func == offload_work_fn) ||
-		current == READ_ONCE(offload_drainer);
+	return w && w->func == offload_work_fn;
 }
 
 /*
@@ -306,7 +304,10 @@ static void offload_ctx_end_io(struct bio *bio)
 	 * No module reference is dropped here: the submitter's module keeps
 	 * this one loaded (it uses our symbols) and is not unloaded before
 	 * its bios complete.  A module_put() after this call would let the
-	 * module go while its own code still runs (the return from here).
+	 * module go while its own code still runs.  Nothing may follow the
+	 * call: it is the last thing this function does (a sibling call in
+	 * Debian's builds), so no code of ours runs once the submitter may
+	 * have seen its bio end.
 	 */
 	bio->bi_end_io(bio);
 }
@@ -548,40 +549,26 @@ fail:
 static void __exit cgblk_offload_exit(void)
 {
 	unsigned int cpu;
-	struct bio *bio;
-	bool more;
 
 	debugfs_remove_recursive(offload_debugfs);
 	/* No more moves between batches, then no more work items. */
 	cpuhp_remove_state_nocalls(offload_state_dead);
 	cpuhp_remove_state(offload_state_online);
-	/*
-	 * Every user module is gone, and each waited for the bios it wrapped
-	 * before it went, but a bio deferred by cgblk_bio_complete_in_task()
-	 * may still wait on a batch: run them here, in task context.
-	 */
-	WRITE_ONCE(offload_drainer, current);
 	for_each_possible_cpu(cpu)
 		cancel_delayed_work_sync(&per_cpu_ptr(offload_batches, cpu)->work);
-	/* Until a pass finds every batch empty: what runs may defer more. */
-	do {
-		more = false;
-		for_each_possible_cpu(cpu) {
-			struct offload_batch *b = per_cpu_ptr(offload_batches, cpu);
-			struct bio_list list;
+	/*
+	 * Every user module is gone, and each waited for its bios, which
+	 * includes their deferred completions: the batches are empty.  A bio
+	 * still on one belongs to a module that broke that rule and is gone:
+	 * its bi_end_io is freed code, so it is left where it is.
+	 */
+	for_each_possible_cpu(cpu) {
+		struct offload_batch *b = per_cpu_ptr(offload_batches, cpu);
 
-			spin_lock_irq(&b->lock);
-			list = b->list;
-			bio_list_init(&b->list);
-			b->nr = 0;
-			spin_unlock_irq(&b->lock);
-			while ((bio = bio_list_pop(&list))) {
-				more = true;
-				bio->bi_end_io(bio);
-			}
-		}
-	} while (more);
-	WRITE_ONCE(offload_drainer, NULL);
+		WARN_ONCE(!bio_list_empty(&b->list),
+			  "cgblk_offload: %u completions left on CPU %u's batch at unload\n",
+			  b->nr, cpu);
+	}
 	offload_free();
 }
 

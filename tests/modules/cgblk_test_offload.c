@@ -100,6 +100,28 @@ static bool in_charge_scope(void)
 	return current->flags & PF_MEMALLOC_NOIO;
 }
 
+/*
+ * The last completion lets test_exit() go on: drop the count and wake under
+ * the wait queue's lock, which test_exit() takes once it has seen zero, so
+ * nothing of this completion but its return runs once exit can free us.
+ */
+static void test_put_inflight(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&test_wq.lock, flags);
+	atomic_dec(&inflight);
+	wake_up_locked(&test_wq);
+	spin_unlock_irqrestore(&test_wq.lock, flags);
+}
+
+static void test_wait_idle(void)
+{
+	wait_event(test_wq, !atomic_read(&inflight));
+	spin_lock_irq(&test_wq.lock);	/* the last completer has unlocked */
+	spin_unlock_irq(&test_wq.lock);
+}
+
 static void test_end_io(struct bio *bio)
 {
 	struct tbio *t = bio->bi_private;
@@ -125,8 +147,7 @@ static void test_end_io(struct bio *bio)
 		atomic_inc(&errors);
 	bio_put(bio);
 	atomic_inc(&completed);
-	atomic_dec(&inflight);
-	wake_up(&test_wq);
+	test_put_inflight();
 }
 
 static DEFINE_SPINLOCK(nested_spin);
@@ -308,7 +329,7 @@ static int __init test_init(void)
 	return 0;
 fail:
 	if (submitted)
-		wait_event(test_wq, !atomic_read(&inflight));
+		test_wait_idle();
 	test_free();
 	return ret;
 }
@@ -318,7 +339,7 @@ static void __exit test_exit(void)
 	if (!wait) {
 		/* Completions may still be in flight: wait, then judge. */
 		WARN(test_check("exit"), "cgblk_test_offload: completions lost or wrong\n");
-		wait_event(test_wq, !atomic_read(&inflight));
+		test_wait_idle();
 	}
 	test_free();
 }
