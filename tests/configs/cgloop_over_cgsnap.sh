@@ -8,7 +8,7 @@
 # origin is 131071 sectors, not a multiple of the 8 KiB chunk, so the last
 # partial chunk is copied too (the stacked configuration of issue 13's
 # list: "cgloop over a cgsnap snapshot").
-# tier: edges
+# tier: one 6.12 (stacked devices; the full tier runs it everywhere)
 # timeout: 300
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

@@ -8,11 +8,8 @@
 # timeout: 180
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
-d=/sys/kernel/debug/cgblk/cgblk_test_pool
-stat() {	# stat FIELD
-	awk -v f="$1" '{for (i = 1; i < NF; i++) if ($i == f) print $(i + 1)}' $d/stats
-}
-done_is() { [ "$(stat done)" -eq "$1" ]; }
+d=$TP
+done_is() { tp_stat_is done "$1"; }
 
 cg_setup t_a t_b t_c
 insmod "$(ko cgblk_core)"
@@ -24,8 +21,8 @@ for c in t_a t_b t_c; do cg_run $c "echo 10 > $d/queue"; done
 echo 4 > $d/queue
 wait_for 30 done_is 34
 cat $d/workers | tee "$CGBLK_OUT/workers-3.txt"
-[ "$(stat workers)" -eq 3 ] || fail "$(stat workers) workers for 3 cgroups"
-[ "$(stat wrong)" -eq 0 ] || fail "$(stat wrong) items ran without their charge"
+[ "$(tp_stat workers)" -eq 3 ] || fail "$(tp_stat workers) workers for 3 cgroups"
+[ "$(tp_stat wrong)" -eq 0 ] || fail "$(tp_stat wrong) items ran without their charge"
 for c in t_a t_b t_c; do
 	grep -q "^/$c queued 0 done 10 bytes 40960 " "$CGBLK_OUT/workers-3.txt" ||
 		fail "no worker line for /$c"
@@ -34,10 +31,10 @@ grep -q '^(fallback) queued 0 done 4 ' "$CGBLK_OUT/workers-3.txt" ||
 	fail "root items did not run on the fallback"
 
 cg_run t_a "echo '1 block' > $d/queue"
-wait_for 30 test "$(stat blocked)" -eq 1
+wait_for 30 test "$(tp_stat blocked)" -eq 1
 cg_run t_b "echo 20 > $d/queue"
 wait_for 30 done_is 54
-[ "$(stat blocked)" -eq 1 ] || fail "t_a's item stopped blocking"
+[ "$(tp_stat blocked)" -eq 1 ] || fail "t_a's item stopped blocking"
 log "t_b ran 20 items while t_a's worker was blocked"
 echo 1 > $d/release
 wait_for 30 done_is 55
@@ -48,12 +45,12 @@ rmmod cgblk_test_pool		# frees three live workers
 insmod "$(ko cgblk_test_pool)" idle_ms=300
 for c in t_a t_b t_c; do cg_run $c "echo 10 > $d/queue"; done
 wait_for 30 done_is 30
-reaped() { busy_cpus 1; [ "$(stat workers)" -eq 0 ]; }
+reaped() { busy_cpus 1; [ "$(tp_stat workers)" -eq 0 ]; }
 wait_for 60 reaped
 log "all workers reaped"
 cg_run t_c "echo 10 > $d/queue"
 wait_for 30 done_is 40
-[ "$(stat wrong)" -eq 0 ] || fail "$(stat wrong) items ran without their charge"
+[ "$(tp_stat wrong)" -eq 0 ] || fail "$(tp_stat wrong) items ran without their charge"
 rmmod cgblk_test_pool
 
 # 3. max_workers=1: the second and third cgroup overflow to the fallback,
@@ -62,8 +59,8 @@ insmod "$(ko cgblk_test_pool)" max_workers=1 idle_ms=600000
 for c in t_a t_b t_c; do cg_run $c "echo 5 > $d/queue"; done
 wait_for 30 done_is 15
 cat $d/workers | tee "$CGBLK_OUT/workers-max1.txt"
-[ "$(stat workers)" -eq 1 ] || fail "$(stat workers) workers with max_workers=1"
-[ "$(stat wrong)" -eq 0 ] || fail "$(stat wrong) fallback items ran without their charge"
+[ "$(tp_stat workers)" -eq 1 ] || fail "$(tp_stat workers) workers with max_workers=1"
+[ "$(tp_stat wrong)" -eq 0 ] || fail "$(tp_stat wrong) fallback items ran without their charge"
 grep -q '^overflow 10$' "$CGBLK_OUT/workers-max1.txt" ||
 	fail "expected 10 items to overflow to the fallback"
 rmmod cgblk_test_pool

@@ -134,6 +134,24 @@ ext4_on() {
 	mount -t ext4 "$1" "$2"
 }
 
+# cgblk_test_pool (tests/modules/cgblk_test_pool.c): its debugfs directory,
+# a field of its stats line, and a poll until N of its items are blocked
+# (no fork but sleep: for loops over hundreds of cgroups).
+TP=/sys/kernel/debug/cgblk/cgblk_test_pool
+tp_stat() {	# tp_stat FIELD
+	awk -v f="$1" '{for (i = 1; i < NF; i++) if ($i == f) print $(i + 1)}' $TP/stats
+}
+tp_stat_is() { [ "$(tp_stat "$1")" -eq "$2" ]; }
+tp_blocked_reaches() {	# tp_blocked_reaches N [SECONDS, default 30]
+	local end=$((SECONDS + ${2:-30})) _ q dn w b
+	while [ $SECONDS -lt $end ]; do
+		read -r _ q _ dn _ w _ b _ < $TP/stats
+		[ "$b" -lt "$1" ] || return 0
+		sleep 0.02
+	done
+	return 1
+}
+
 # sdbg_setup SECTOR_SIZE SIZE_MB: a scsi_debug disk with SECTOR_SIZE-byte
 # logical blocks (4096: a 4Kn disk); sets SDBG to its /dev/sdX.
 # sdbg_cleanup removes it.

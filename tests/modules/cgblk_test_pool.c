@@ -7,15 +7,16 @@
  *   queue    write "N", "N block" or "N block G": queue N items charged to
  *            the writer's cgroup; "block" items wait in ->run until their
  *            gate G (0 to TP_GATES - 1; 0 when not given) is opened
- *   open     write "G": open gate G (its blocked items finish)
+ *   open     write "G": open gate G: the items blocked on it finish
  *   release  write anything: open every gate
  *   note     write anything: cgblk_pool_note_current() for the writer
  *   stats    "queued Q done D wrong W blocked B workers N"
  *   workers  cgblk_pool_show()
  *
- * Queuing "block" items on gate G closes it again.  Gates let a test hold
- * some workers blocked and release others, to put the pool and its
- * workqueue in a chosen state (core_pool_note_pending.sh).
+ * An open releases the items queued on the gate before it; items queued
+ * after it block until the next.  Gates let a test hold some workers
+ * blocked and release others, to put the pool and its workqueue in a
+ * chosen state (core_pool_note_pending.sh).
  *
  * Each item checks, in ->run, that it runs in task context (preemptible,
  * where the kernel counts preemption) with its own memcg active and NOIO
@@ -46,13 +47,14 @@ struct tp_item {
 	struct cgblk_work work;
 	bool block;
 	unsigned int gate;
+	unsigned int gen;	/* of its gate when queued */
 };
 
 static struct cgblk_pool *tp_pool;
 static struct dentry *tp_dir;
 static atomic_t tp_queued, tp_done, tp_wrong, tp_blocked;
 static DECLARE_WAIT_QUEUE_HEAD(tp_release_wq);
-static unsigned long tp_open;	/* bit G: gate G is open */
+static atomic_t tp_gen[TP_GATES];	/* each open of gate G adds one */
 
 static bool tp_run(struct cgblk_pool *pool, struct cgblk_work *work)
 {
@@ -72,7 +74,8 @@ static bool tp_run(struct cgblk_pool *pool, struct cgblk_work *work)
 	if (it->block) {
 		atomic_inc(&tp_blocked);
 		/* Idle: the hung-task detector must not see a test's wait. */
-		wait_event_idle(tp_release_wq, test_bit(it->gate, &tp_open));
+		wait_event_idle(tp_release_wq,
+				atomic_read(&tp_gen[it->gate]) != it->gen);
 		atomic_dec(&tp_blocked);
 	}
 	cgblk_charge_put(&work->charge);
@@ -122,7 +125,6 @@ static ssize_t tp_queue_write(struct file *file, const char __user *ubuf,
 		block = true;
 		if (word && (kstrtouint(strim(word), 10, &gate) || gate >= TP_GATES))
 			return -EINVAL;
-		clear_bit(gate, &tp_open);
 	}
 	for (i = 0; i < n; i++) {
 		it = kzalloc(sizeof(*it), GFP_KERNEL);
@@ -130,6 +132,7 @@ static ssize_t tp_queue_write(struct file *file, const char __user *ubuf,
 			return -ENOMEM;
 		it->block = block;
 		it->gate = gate;
+		it->gen = atomic_read(&tp_gen[gate]);
 		it->work.bytes = 4096;
 		tp_charge_current(&it->work.charge);
 		atomic_inc(&tp_queued);
@@ -143,7 +146,7 @@ static void tp_open_gates(unsigned long gates)
 	unsigned int g;
 
 	for_each_set_bit(g, &gates, TP_GATES)
-		set_bit(g, &tp_open);
+		atomic_inc(&tp_gen[g]);
 	wake_up_all(&tp_release_wq);
 }
 
