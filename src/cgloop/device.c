@@ -44,6 +44,12 @@ static DEFINE_IDA(cgloop_ida);
  * holds by construction: every position is inside the backing's window.
  */
 
+/* Whether a read that stopped at backing position @end hit the file's end. */
+static bool cgloop_at_eof(struct file *file, loff_t end)
+{
+	return end >= i_size_read(file_inode(file));
+}
+
 static ssize_t cgloop_rw_bvec(struct cgloop_device *cl, unsigned int dir,
 			      struct bio_vec *bv, loff_t pos)
 {
@@ -70,7 +76,7 @@ static ssize_t cgloop_rw_bvec(struct cgloop_device *cl, unsigned int dir,
 	 * past it.  Cut short anywhere else: an error, as on the direct path.
 	 */
 	if (ret >= 0 && ret < bv->bv_len) {
-		if (pos + ret < i_size_read(file_inode(file)))
+		if (!cgloop_at_eof(file, pos + ret))
 			return -EIO;
 		iov_iter_zero(bv->bv_len - ret, &iter);
 	}
@@ -144,7 +150,7 @@ static loff_t cgloop_rq_pos(struct cgloop_device *cl, struct request *rq)
 static bool cgloop_read_past_eof(struct cgloop_device *cl, struct request *rq,
 				 long done)
 {
-	return cgloop_rq_pos(cl, rq) + done >= i_size_read(file_inode(cl->file));
+	return cgloop_at_eof(cl->file, cgloop_rq_pos(cl, rq) + done);
 }
 
 /*
@@ -694,7 +700,10 @@ static unsigned int cgloop_dio_align(struct file *file)
 	return SECTOR_SIZE;
 }
 
-/* The memory alignment mask direct I/O on @file needs (block devices: 511). */
+/*
+ * The memory alignment mask direct I/O on regular file @file needs: its file
+ * system's disk's (511 when it has no disk of its own).
+ */
 static unsigned int cgloop_dio_mem_align(struct file *file)
 {
 	struct super_block *sb = file->f_mapping->host->i_sb;
