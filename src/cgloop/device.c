@@ -783,13 +783,17 @@ static int cgloop_open_backing(struct cgloop_device *cl)
 	/*
 	 * Direct I/O when the file supports it and our blocks and offset are
 	 * aligned to the backing's logical block size; buffered otherwise.
+	 * Not with blocks larger than a page (from 6.15 a disk's can be): the
+	 * block layer takes no dma_alignment above PAGE_SIZE - 1, and splits
+	 * our segments at pages, shorter than a block the file accepts.
 	 * Buffered backing I/O is charged to the issuer's memcg, but the
 	 * writeback of the backing file goes to the cgroup that owns its
 	 * inode (cgroup writeback), so direct I/O is what charges io exactly.
 	 */
 	cl->lbs = c->logical_block_size ?: align;
 	cl->direct_io = c->direct_io && compat_file_can_direct_io(file) &&
-			!(cl->lbs % align) && !(c->offset % align);
+			cl->lbs <= PAGE_SIZE && !(cl->lbs % align) &&
+			!(c->offset % align);
 	if (!c->logical_block_size && !cl->direct_io)
 		cl->lbs = SECTOR_SIZE;
 	return 0;

@@ -305,9 +305,12 @@ static void offload_ctx_end_io(struct bio *bio)
 	 * this one loaded (it uses our symbols) and is not unloaded before
 	 * its bios complete.  A module_put() after this call would let the
 	 * module go while its own code still runs.  Nothing may follow the
-	 * call: it is the last thing this function does (a sibling call in
-	 * Debian's builds), so no code of ours runs once the submitter may
-	 * have seen its bio end.
+	 * call: once the submitter may have seen its bio end, only this
+	 * function's return is left in our text.  For the runner, exit's
+	 * cancel_delayed_work_sync() waits for it; for an atomic caller,
+	 * free_module()'s RCU grace period; a preemptible task caller
+	 * preempted on the return leaves the window every stacking driver's
+	 * bi_end_io has (two rmmods would have to fit into it).
 	 */
 	bio->bi_end_io(bio);
 }
