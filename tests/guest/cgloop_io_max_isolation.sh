@@ -2,7 +2,13 @@
 # Proves: io.max on the backing holds through one cgloop device shared by
 # two cgroups, in cgloop's default configuration, over a block device and
 # over a file on ext4: the limited cgroup stays near its 1 MiB/s, and the
-# unlimited one keeps at least 80% of the throughput it has alone.
+# unlimited one keeps at least half the throughput it has alone.  What
+# this guards against gives far less: I/O of both charged to one cgroup
+# puts the fast writer under the same 1 MiB/s (a few percent of what it has
+# alone), and the fast writer queued behind throttled bios holds it near
+# that rate too.  Half, not more: two fio processes on TCG's 2 vCPUs
+# share them, and rounds drift (CI, 6.1: a median of 79%, with rounds of
+# 70% and 147% in one run).
 # Measured so that TCG's drift does not decide it: every block the writers
 # touch is written once before (brd allocates its pages and ext4 its
 # extents on a first write, which made the first "alone" run slow), one
@@ -67,7 +73,7 @@ for n in 0 1; do
 	done
 	med=$(median "${ratios[@]}")
 	log "cgloop$n over $backing: median shared/alone $med% (rounds: ${ratios[*]}); the limited cgroup wrote $((slow / 1024)) KiB in $((5 * secs)) s by io.stat"
-	[ "$med" -ge 80 ] || fail "cgloop$n: the unlimited cgroup kept a median $med% (< 80%) of its throughput (rounds: ${ratios[*]})"
+	[ "$med" -ge 50 ] || fail "cgloop$n: the unlimited cgroup kept a median $med% (< 50%) of its throughput (rounds: ${ratios[*]})"
 	# 1 MiB/s for 5 x $secs s, with slack for the throttle's initial burst.
 	[ "$slow" -le $(( (5 * secs + 3) << 20 )) ] ||
 		fail "cgloop$n: the limited cgroup wrote $slow bytes in $((5 * secs)) s past io.max 1 MiB/s"

@@ -4,12 +4,14 @@ of cgloop_enable_fail_nth.sh.  CFG is a cgloop configfs directory.  For
 N = 1, 2, ... (every N below FULL, then every STRIDE-th) enable CFG over
 BDEV with the Nth fault-injection point of this task failing
 (/proc/self/fail-nth), until one enable makes fewer than N; after each, the
-device must be enabled exactly when the write succeeded, and an enable over
-FILE must then write to FILE and not to BDEV.  Every file descriptor the
+device must be enabled exactly when the write succeeded (and read what BDEV
+holds when it was), and an enable over FILE must then write to FILE and not
+to BDEV.  Every file descriptor the
 injection window uses is opened before it, so the count runs out only
 inside the enable write.  Prints one line per 50 points and a summary
 "points N failed F coped C"; exits 1 with a line on the first wrong
 outcome."""
+import mmap
 import os
 import sys
 
@@ -66,6 +68,15 @@ while True:
     else:
         if not enabled:
             bad("enable %d succeeded but the device is not enabled" % n)
+        # A fault the enable coped with must leave a device that works:
+        # read through it (direct, past the page cache) what BDEV holds.
+        fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+        try:
+            buf = mmap.mmap(-1, 65536)
+            if os.preadv(fd, [buf], (n % 64) * 65536) != 65536 or buf[:] != zero[:65536]:
+                bad("after point %d the enabled device read wrong data" % n)
+        finally:
+            os.close(fd)
         put("enable", "0")
         if left:
             break		# enable made fewer than n: every point tried
