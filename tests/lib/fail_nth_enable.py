@@ -6,9 +6,8 @@ BDEV with the Nth fault-injection point of this task failing
 (/proc/self/fail-nth), until one enable makes fewer than N; after each, the
 device must be enabled exactly when the write succeeded (and read what BDEV
 holds when it was), and an enable over FILE must then write to FILE and not
-to BDEV.  Every file descriptor the
-injection window uses is opened before it, so the count runs out only
-inside the enable write.  Prints one line per 50 points and a summary
+to BDEV.  Every file descriptor the injection window uses is opened before
+it, so the count runs out only inside the enable write.  Prints one line per 50 points and a summary
 "points N failed F coped C"; exits 1 with a line on the first wrong
 outcome."""
 import mmap
@@ -40,6 +39,7 @@ idx = get("index")
 dev, sysblk = "/dev/cgloop" + idx, "/sys/block/cgloop" + idx
 pat = os.urandom(8192)
 zero = bytes(1 << 20)
+rbuf = mmap.mmap(-1, 65536)	# page-aligned, for O_DIRECT reads
 n, step, failed, coped = 0, 1, 0, 0
 while True:
     n += step
@@ -72,8 +72,7 @@ while True:
         # read through it (direct, past the page cache) what BDEV holds.
         fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
         try:
-            buf = mmap.mmap(-1, 65536)
-            if os.preadv(fd, [buf], (n % 64) * 65536) != 65536 or buf[:] != zero[:65536]:
+            if os.preadv(fd, [rbuf], (n % 64) * 65536) != 65536 or rbuf[:] != zero[:65536]:
                 bad("after point %d the enabled device read wrong data" % n)
         finally:
             os.close(fd)
