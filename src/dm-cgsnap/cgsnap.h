@@ -2,6 +2,45 @@
 /*
  * dm-cgsnap internals: one struct cgsnap per "cgsnap" target.
  *
+ * The units, along the life of a write: main.c (the target: table,
+ * constructor, destructor, status, module parameters), map.c (the map
+ * paths), cow.c (copy and commit), store.c (the on-disk format),
+ * exception.c (the exception tables), stats.c (statistics, debugfs).
+ *
+ * Life of a write to a chunk that has no exception yet:
+ *
+ *  map (submitter, may not sleep)   take s->lock; allocate a pending
+ *                                   exception (pe) and its COW chunk with
+ *                                   GFP_NOWAIT, queue the bio on it, queue
+ *                                   the pe on the worker of the bio's blkcg;
+ *                                   DM_MAPIO_SUBMITTED.  Later writes to
+ *                                   the chunk queue on the same pe.
+ *  worker (the writer's cgroup)     a whole-chunk write is itself the copy:
+ *                                   a clone of it goes to the COW chunk;
+ *                                   else read the origin chunk, associated
+ *                                   with the writer's blkcg
+ *  read completion (any context)    queue the pe on the same worker again
+ *  worker, again                    merge the first waiting write into the
+ *                                   chunk; write the chunk to the COW
+ *                                   device, associated likewise
+ *  write completion (any context)   hand the pe to the commit work
+ *  commit work                      add the exception to the metadata area
+ *                                   and write it (flush + FUA); then the
+ *                                   exception is complete: waiting writes
+ *                                   are remapped to the COW chunk and
+ *                                   resubmitted, the write the copy
+ *                                   carried ends.
+ *
+ * No lock is held across I/O, allocation that may sleep or bio_set_dev();
+ * the map path never waits, so nothing it queued on current->bio_list can
+ * be waited for.  Only the writer's worker submits a copy's I/O: submitting
+ * may wait for admission (a tag, wbt, iocost), and a completion must never
+ * wait for that, least of all on a work item other completions share (with
+ * a COW device whose completions go through cgblk_offload, the completion
+ * that frees the tag would wait behind it).  Reads never wait: the origin is read-only, so a chunk
+ * without a complete exception is read from the origin.  When GFP_NOWAIT
+ * fails, the bio goes to the defer work, which maps it with GFP_NOIO.
+ *
  * Locking: s->lock (a spinlock, never held across I/O, allocation that may
  * sleep, bio_set_dev() or blkg association) protects the exception tables,
  * the pending exceptions and their waiting bios, the store's allocation
@@ -175,6 +214,31 @@ static inline cgsnap_chunk_t cgsnap_sector_to_chunk(struct cgsnap *s,
 	return sector >> s->chunk_shift;
 }
 
+/* exception.c */
+extern struct kmem_cache *cgsnap_exception_cache;
+extern struct kmem_cache *cgsnap_pe_cache;
+int cgsnap_alloc_tables(struct cgsnap *s);
+void cgsnap_free_tables(struct cgsnap *s);
+struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old);
+struct cgsnap_pe *cgsnap_lookup_pending(struct cgsnap *s, cgsnap_chunk_t old);
+void cgsnap_add_pending(struct cgsnap *s, struct cgsnap_pe *pe);
+void cgsnap_add_complete(struct cgsnap *s, struct cgsnap_exception *e);
+int cgsnap_insert_exception(struct cgsnap *s, cgsnap_chunk_t old,
+			    cgsnap_chunk_t new, gfp_t gfp);
+
+/* map.c */
+int cgsnap_map(struct dm_target *ti, struct bio *bio);
+void cgsnap_defer_work(struct work_struct *work);
+void cgsnap_remap_to_cow(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t new);
+
+/* cow.c */
+bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work);
+void cgsnap_commit_work(struct work_struct *work);
+void __cgsnap_invalidate(struct cgsnap *s, int err);
+void __cgsnap_out_of_space(struct cgsnap *s);
+void cgsnap_drop_work(struct work_struct *work);
+void cgsnap_drop_final(struct cgsnap *s);
+
 /* store.c */
 int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error);
 int cgsnap_set_chunk_size(struct cgsnap *s, unsigned int chunk_size,
@@ -187,28 +251,19 @@ unsigned int cgsnap_store_room(struct cgsnap *s);
 int cgsnap_store_drop(struct cgsnap *s);
 void cgsnap_store_usage(struct cgsnap *s, sector_t *total,
 			sector_t *allocated, sector_t *metadata);
-int cgsnap_insert_exception(struct cgsnap *s, cgsnap_chunk_t old,
-			    cgsnap_chunk_t new, gfp_t gfp);
 int cgsnap_chunk_io(struct cgsnap *s, void *buf, cgsnap_chunk_t chunk,
 		    compat_opf_t opf);
-
-/* cow.c */
-extern struct kmem_cache *cgsnap_exception_cache;
-extern struct kmem_cache *cgsnap_pe_cache;
-int cgsnap_map(struct dm_target *ti, struct bio *bio);
-int cgsnap_alloc_tables(struct cgsnap *s);
-void cgsnap_free_tables(struct cgsnap *s);
-bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work);
-void cgsnap_commit_work(struct work_struct *work);
-void cgsnap_drop_work(struct work_struct *work);
-void cgsnap_drop_final(struct cgsnap *s);
-void cgsnap_defer_work(struct work_struct *work);
-struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old);
-void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s);
-void cgsnap_stats_free(struct cgsnap *s);
 struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,
 			   sector_t sector, void *buf, unsigned int sectors,
 			   compat_opf_t opf, gfp_t gfp);
 void cgsnap_buf_read_done(void *buf, unsigned int sectors);
+
+/* stats.c */
+struct cgsnap_cgstat *cgsnap_stat_get(struct cgsnap *s,
+				      const struct cgblk_charge *charge);
+void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s);
+void cgsnap_stats_free(struct cgsnap *s);
+struct dentry *cgsnap_stats_create(struct cgsnap *s, const char *name,
+				   struct dentry *dir);
 
 #endif /* _DM_CGSNAP_H */

@@ -1,572 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dm-cgsnap I/O: the map path, copy-on-write through the per-cgroup
- * workers of cgblk_core, and the metadata commit.
- *
- * Life of a write to a chunk that has no exception yet:
- *
- *  map (submitter, may not sleep)   take s->lock; allocate a pending
- *                                   exception (pe) and its COW chunk with
- *                                   GFP_NOWAIT, queue the bio on it, queue
- *                                   the pe on the worker of the bio's blkcg;
- *                                   DM_MAPIO_SUBMITTED.  Later writes to
- *                                   the chunk queue on the same pe.
- *  worker (the writer's cgroup)     a whole-chunk write is itself the copy:
- *                                   a clone of it goes to the COW chunk;
- *                                   else read the origin chunk, associated
- *                                   with the writer's blkcg
- *  read completion (any context)    queue the pe on the same worker again
- *  worker, again                    merge the first waiting write into the
- *                                   chunk; write the chunk to the COW
- *                                   device, associated likewise
- *  write completion (any context)   hand the pe to the commit work
- *  commit work                      add the exception to the metadata area
- *                                   and write it (flush + FUA); then the
- *                                   exception is complete: waiting writes
- *                                   are remapped to the COW chunk and
- *                                   resubmitted, the write the copy
- *                                   carried ends.
- *
- * No lock is held across I/O, allocation that may sleep or bio_set_dev();
- * the map path never waits, so nothing it queued on current->bio_list can
- * be waited for.  Only the writer's worker submits a copy's I/O: submitting
- * may wait for admission (a tag, wbt, iocost), and a completion must never
- * wait for that, least of all on a work item other completions share (with
- * a COW device whose completions go through cgblk_offload, the completion
- * that frees the tag would wait behind it).  Reads never wait: the origin is read-only, so a chunk
- * without a complete exception is read from the origin.  When GFP_NOWAIT
- * fails, the bio goes to the defer work, which maps it with GFP_NOIO.
+ * dm-cgsnap copy-on-write, in the order a write goes through it (see
+ * cgsnap.h for the whole life of a write): the copy buffer, the start of a
+ * copy on the writer's per-cgroup worker (a whole-chunk write's clone, or
+ * the origin read), the COW write, the hand-off to the commit work, the
+ * metadata commit and the release of the waiting writes; then the
+ * invalidation of a snapshot and the write of its invalid header.
  */
 #include <linux/blkdev.h>
-#include <linux/cgroup.h>
-#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/vmalloc.h>
 
 #include "cgsnap.h"
 
-struct kmem_cache *cgsnap_exception_cache;
-struct kmem_cache *cgsnap_pe_cache;
-
-static struct hlist_head *complete_bucket(struct cgsnap *s, cgsnap_chunk_t old)
-{
-	return &s->complete[hash_64(old, s->complete_bits)];
-}
-
-static struct hlist_head *pending_bucket(struct cgsnap *s, cgsnap_chunk_t old)
-{
-	return &s->pending[hash_64(old, ilog2(ARRAY_SIZE(s->pending)))];
-}
-
-/**
- * cgsnap_lookup - the complete exception of an origin chunk
- * @s: the snapshot
- * @old: origin chunk
- *
- * Context: under s->lock, or before the target is live.
- * Return: the exception or NULL.
- */
-struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old)
-{
-	struct cgsnap_exception *e;
-
-	hlist_for_each_entry(e, complete_bucket(s, old), node)
-		if (e->old == old)
-			return e;
-	return NULL;
-}
-
-static struct cgsnap_pe *lookup_pending(struct cgsnap *s, cgsnap_chunk_t old)
-{
-	struct cgsnap_pe *pe;
-
-	hlist_for_each_entry(pe, pending_bucket(s, old), node)
-		if (pe->e->old == old)
-			return pe;
-	return NULL;
-}
-
-/**
- * cgsnap_insert_exception - add a complete exception read from disk
- * @s: the snapshot, not live yet
- * @old: origin chunk
- * @new: COW chunk
- * @gfp: allocation flags
- *
- * A later entry for the same origin chunk replaces the earlier one, as in
- * dm-snapshot.
- *
- * Context: task context (the constructor).
- * Return: 0 or -ENOMEM.
- */
-int cgsnap_insert_exception(struct cgsnap *s, cgsnap_chunk_t old,
-			    cgsnap_chunk_t new, gfp_t gfp)
-{
-	struct cgsnap_exception *e = cgsnap_lookup(s, old);
-
-	if (e) {
-		e->new = new;
-		return 0;
-	}
-	e = kmem_cache_alloc(cgsnap_exception_cache, gfp);
-	if (!e)
-		return -ENOMEM;
-	e->old = old;
-	e->new = new;
-	hlist_add_head(&e->node, complete_bucket(s, old));
-	return 0;
-}
-
-/**
- * cgsnap_alloc_tables - allocate the exception tables
- * @s: the snapshot, its chunk size and COW size known
- *
- * Context: task context (the constructor).
- * Return: 0 or -ENOMEM.
- */
-int cgsnap_alloc_tables(struct cgsnap *s)
-{
-	u64 chunks = s->cow_sectors >> s->chunk_shift;
-	unsigned int i;
-
-	s->complete_bits = clamp_t(unsigned int, ilog2(max_t(u64, chunks, 1)),
-				   6, 17);
-	s->complete = kvmalloc_array(1U << s->complete_bits,
-				     sizeof(*s->complete), GFP_KERNEL);
-	if (!s->complete)
-		return -ENOMEM;
-	for (i = 0; i < (1U << s->complete_bits); i++)
-		INIT_HLIST_HEAD(&s->complete[i]);
-	for (i = 0; i < ARRAY_SIZE(s->pending); i++)
-		INIT_HLIST_HEAD(&s->pending[i]);
-	return 0;
-}
-
-/**
- * cgsnap_free_tables - free the exception tables and their exceptions
- * @s: the snapshot, no longer live
- *
- * Context: task context.
- */
-void cgsnap_free_tables(struct cgsnap *s)
-{
-	struct cgsnap_exception *e;
-	struct hlist_node *tmp;
-	unsigned int i;
-
-	if (!s->complete)
-		return;
-	for (i = 0; i < (1U << s->complete_bits); i++)
-		hlist_for_each_entry_safe(e, tmp, &s->complete[i], node)
-			kmem_cache_free(cgsnap_exception_cache, e);
-	kvfree(s->complete);
-}
-
-static void remap_to_cow(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t new)
-{
-	bio_set_dev(bio, s->cow->bdev);
-	bio->bi_iter.bi_sector = cgsnap_chunk_to_sector(s, new) +
-		(dm_target_offset(s->ti, bio->bi_iter.bi_sector) &
-		 (s->chunk_size - 1));
-}
-
-/* cgsnap_map() set the origin as the bio's device already. */
-static void remap_to_origin(struct cgsnap *s, struct bio *bio)
-{
-	bio->bi_iter.bi_sector = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
-}
-
-/*
- * Invalidation and overflow, as dm-snapshot: an invalid snapshot fails all
- * I/O and says so on disk; an overflowed one (PO) fails writes only.  The
- * commit work writes the header (queue_work() may be called under a
- * spinlock, from any context).
- */
-static void __invalidate(struct cgsnap *s, int err)
-{
-	lockdep_assert_held(&s->lock);
-	if (!s->valid)
-		return;
-	if (err == -EIO)
-		DMERR("Invalidating snapshot: Error reading/writing.");
-	else if (err == -ENOMEM || err == -ENOSPC)
-		DMERR("Invalidating snapshot: Unable to allocate exception.");
-	s->valid = false;
-	s->drop_pending = true;
-	queue_work(s->commit_wq, &s->commit_work);
-}
-
-/* Not room for one more exception. */
-static void __out_of_space(struct cgsnap *s)
-{
-	lockdep_assert_held(&s->lock);
-	if (s->overflow_ok) {
-		if (s->valid && !s->overflowed) {
-			s->overflowed = true;
-			DMERR("Snapshot overflowed: Unable to allocate exception.");
-		}
-	} else {
-		__invalidate(s, -ENOSPC);
-	}
-}
-
-static bool bio_nowait(struct bio *bio)
-{
-	return bio->bi_opf & REQ_NOWAIT;
-}
-
-/*
- * A new pending exception for chunk @old, with its first bio; under
- * s->lock.  @pe and @e come preallocated.
- */
-static void __start_pe(struct cgsnap *s, struct cgsnap_pe *pe,
-		       struct cgsnap_exception *e, cgsnap_chunk_t old,
-		       cgsnap_chunk_t new, struct bio *bio)
-{
-	memset(pe, 0, sizeof(*pe));
-	pe->s = s;
-	pe->e = e;
-	e->old = old;
-	e->new = new;
-	bio_list_init(&pe->bios);
-	bio_list_add(&pe->bios, bio);
-	pe->phase = CGSNAP_PE_START;
-	cgblk_charge_from_bio(&pe->work.charge, bio);
-	pe->work.bytes = s->chunk_size << SECTOR_SHIFT;
-	hlist_add_head(&pe->node, pending_bucket(s, old));
-}
-
-/*
- * Maps one bio.  @can_sleep is false on the map path (GFP_NOWAIT; a failed
- * allocation defers the bio) and true in the defer work.
- */
-static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
-{
-	gfp_t gfp = can_sleep ? GFP_NOIO : GFP_NOWAIT | __GFP_NOWARN;
-	sector_t offset = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
-	cgsnap_chunk_t old = cgsnap_sector_to_chunk(s, offset);
-	struct cgsnap_exception *e, *new_e = NULL;
-	struct cgsnap_pe *pe, *new_pe = NULL;
-	cgsnap_chunk_t new;
-	int ret;
-
-	if (can_sleep) {
-		new_pe = mempool_alloc(&s->pe_pool, GFP_NOIO);
-		new_e = kmem_cache_alloc(cgsnap_exception_cache,
-					 GFP_NOIO | __GFP_NOFAIL);
-	}
-
-	spin_lock(&s->lock);
-	if (!s->valid || (s->overflowed && bio_data_dir(bio) == WRITE))
-		goto kill;
-
-	e = cgsnap_lookup(s, old);
-	if (e) {
-		new = e->new;
-		spin_unlock(&s->lock);
-		remap_to_cow(s, bio, new);
-		goto remapped;
-	}
-	if (bio_data_dir(bio) != WRITE) {
-		spin_unlock(&s->lock);
-		remap_to_origin(s, bio);
-		goto remapped;
-	}
-
-	pe = lookup_pending(s, old);
-	if (pe) {
-		if (bio_nowait(bio))
-			goto wouldblock;
-		bio_list_add(&pe->bios, bio);
-		pe->nr_waiters++;
-		spin_unlock(&s->lock);
-		goto submitted;
-	}
-	if (bio_nowait(bio))
-		goto wouldblock;
-
-	if (!new_pe) {
-		new_pe = mempool_alloc(&s->pe_pool, gfp);
-		new_e = kmem_cache_alloc(cgsnap_exception_cache, gfp);
-		if (!new_pe || !new_e) {
-			spin_unlock(&s->lock);
-			ret = DM_MAPIO_REQUEUE;	/* to the defer work */
-			goto out;
-		}
-	}
-	if (cgsnap_store_alloc_chunk(s, &new)) {
-		__out_of_space(s);
-		goto kill;
-	}
-	atomic64_inc(&s->cow_allocated);
-	__start_pe(s, new_pe, new_e, old, new, bio);
-	spin_unlock(&s->lock);
-	cgblk_pool_queue(s->pool, &new_pe->work);
-	return DM_MAPIO_SUBMITTED;
-
-wouldblock:
-	spin_unlock(&s->lock);
-	bio_wouldblock_error(bio);
-	ret = DM_MAPIO_SUBMITTED;
-	goto out;
-kill:
-	spin_unlock(&s->lock);
-	ret = DM_MAPIO_KILL;
-	goto out;
-submitted:
-	ret = DM_MAPIO_SUBMITTED;
-	goto out;
-remapped:
-	ret = DM_MAPIO_REMAPPED;
-out:
-	if (new_pe)
-		mempool_free(new_pe, &s->pe_pool);
-	if (new_e)
-		kmem_cache_free(cgsnap_exception_cache, new_e);
-	return ret;
-}
-
-/*
- * Discards (discard_zeroes_cow): the chunks of the range that have an
- * exception are zeroed on the COW device, the others are left alone (as
- * dm-snapshot, no copy is made for a discard).  With
- * discard_passdown_origin, the second copy of the discard goes to the
- * origin.  Zeroing sleeps: the defer work does it.
- */
-static void zero_discard(struct cgsnap *s, struct bio *bio)
-{
-	sector_t start = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
-	sector_t end = start + bio_sectors(bio);
-	int ret = 0;
-
-	while (start < end && !ret) {
-		cgsnap_chunk_t old = cgsnap_sector_to_chunk(s, start);
-		sector_t next = cgsnap_chunk_to_sector(s, old + 1);
-		sector_t len = min(next, end) - start;
-		struct cgsnap_exception *e;
-		sector_t dst = 0;
-
-		spin_lock(&s->lock);
-		if (!s->valid || s->overflowed) {
-			ret = -EIO;
-		} else {
-			e = cgsnap_lookup(s, old);
-			if (e)
-				dst = cgsnap_chunk_to_sector(s, e->new) +
-				      (start & (s->chunk_size - 1));
-		}
-		spin_unlock(&s->lock);
-		if (dst)
-			ret = blkdev_issue_zeroout(s->cow->bdev, dst, len,
-						   GFP_NOIO, 0);
-		start = next;
-	}
-	bio->bi_status = errno_to_blk_status(ret);
-	bio_endio(bio);
-}
-
-/**
- * cgsnap_map - the target's map function
- * @ti: the target
- * @bio: the bio, within one chunk (max_io_len), or a flush or discard
- *
- * Context: the submitter's; never sleeps and never waits for I/O.
- * Return: a DM_MAPIO_* code.
- */
-int cgsnap_map(struct dm_target *ti, struct bio *bio)
-{
-	struct cgsnap *s = ti->private;
-	int ret;
-
-	if (bio->bi_opf & REQ_PREFLUSH) {
-		bio_set_dev(bio, s->cow->bdev);
-		return DM_MAPIO_REMAPPED;
-	}
-	/*
-	 * From 6.0, dm's clones carry no blkg (dm copies the original bio's
-	 * only when it submits a remapped clone, after this returns): find the
-	 * issuer's here, in the submitter — the current task, or for
-	 * written-back pages the cgroup that dirtied them — so that the bio and
-	 * the copy it may cause are charged to the issuer even when the bio
-	 * waits and is resubmitted by a worker.
-	 */
-	cgblk_bio_set_dev(bio, s->origin->bdev);
-	if (bio_op(bio) == REQ_OP_DISCARD) {
-		/*
-		 * A discard is a write: an invalid or overflowed snapshot
-		 * fails it, both copies, as snapshot_map() does (zeroing an
-		 * Overflow snapshot's chunks would change what it reads).
-		 */
-		if (!READ_ONCE(s->valid) || READ_ONCE(s->overflowed))
-			return DM_MAPIO_KILL;
-		if (s->discard_passdown_origin && dm_bio_get_target_bio_nr(bio)) {
-			remap_to_origin(s, bio);
-			return DM_MAPIO_REMAPPED;
-		}
-		if (bio_nowait(bio)) {
-			bio_wouldblock_error(bio);
-			return DM_MAPIO_SUBMITTED;
-		}
-		goto defer;
-	}
-	ret = __cgsnap_map(s, bio, false);
-	if (ret != DM_MAPIO_REQUEUE)
-		return ret;
-	if (bio_nowait(bio)) {
-		bio_wouldblock_error(bio);
-		return DM_MAPIO_SUBMITTED;
-	}
-defer:
-	spin_lock(&s->lock);
-	bio_list_add(&s->deferred, bio);
-	spin_unlock(&s->lock);
-	queue_work(s->defer_wq, &s->defer_work);
-	return DM_MAPIO_SUBMITTED;
-}
-
-/**
- * cgsnap_defer_work - maps the bios the map path could not
- * @work: s->defer_work
- *
- * Context: workqueue (WQ_MEM_RECLAIM); sleeps in allocation only on
- * mempools that are refilled by I/O already in flight.
- */
-void cgsnap_defer_work(struct work_struct *work)
-{
-	struct cgsnap *s = container_of(work, struct cgsnap, defer_work);
-	struct bio_list bios;
-	struct bio *bio;
-
-	spin_lock(&s->lock);
-	bios = s->deferred;
-	bio_list_init(&s->deferred);
-	spin_unlock(&s->lock);
-
-	while ((bio = bio_list_pop(&bios))) {
-		if (bio_op(bio) == REQ_OP_DISCARD) {
-			zero_discard(s, bio);
-			continue;
-		}
-		switch (__cgsnap_map(s, bio, true)) {
-		case DM_MAPIO_REMAPPED:
-			submit_bio_noacct(bio);
-			break;
-		case DM_MAPIO_KILL:
-			bio_io_error(bio);
-			break;
-		default:
-			break;
-		}
-	}
-}
-
-static struct cgsnap_cgstat *stat_get(struct cgsnap *s,
-				      const struct cgblk_charge *charge)
-{
-	struct cgroup *cgrp = charge->blkcg_css ? charge->blkcg_css->cgroup :
-						  NULL;
-	u64 id = cgrp ? cgroup_id(cgrp) : 1;
-	struct cgsnap_cgstat *st, *new;
-	char path[128] = "/";
-
-	spin_lock(&s->stat_lock);
-	list_for_each_entry(st, &s->stats, entry)
-		if (st->cgroup_id == id)
-			goto out;
-	st = NULL;
-	if (s->nr_stats >= 4096)
-		goto out;
-	spin_unlock(&s->stat_lock);
-
-	if (cgrp && cgroup_path(cgrp, path, sizeof(path)) < 0)
-		strscpy(path, "?", sizeof(path));
-	new = kzalloc(struct_size(new, path, strlen(path) + 1), GFP_NOIO);
-	if (!new)
-		return NULL;
-	new->cgroup_id = id;
-	strcpy(new->path, path);
-
-	spin_lock(&s->stat_lock);
-	list_for_each_entry(st, &s->stats, entry)
-		if (st->cgroup_id == id)
-			goto out_free;
-	list_add_tail(&new->entry, &s->stats);
-	s->nr_stats++;
-	st = new;
-	new = NULL;
-out_free:
-	spin_unlock(&s->stat_lock);
-	kfree(new);
-	return st;
-out:
-	spin_unlock(&s->stat_lock);
-	return st;
-}
-
-/**
- * cgsnap_stats_free - free the per-cgroup statistics
- * @s: the snapshot
- *
- * Context: task context, the target being destroyed.
- */
-void cgsnap_stats_free(struct cgsnap *s)
-{
-	struct cgsnap_cgstat *st, *tmp;
-
-	list_for_each_entry_safe(st, tmp, &s->stats, entry)
-		kfree(st);
-	INIT_LIST_HEAD(&s->stats);
-}
-
-/**
- * cgsnap_stats_show - per-cgroup COW statistics for debugfs
- * @m: the seq_file
- * @s: the snapshot
- *
- * Context: task context.
- */
-void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s)
-{
-	struct cgsnap_cgstat *st;
-
-	seq_printf(m, "copies %lld\nfull_chunk_writes %lld\nmerged_writes %lld\nwaiters %lld\ncommits %lld\nchunks_allocated %lld\n",
-		   (long long)atomic64_read(&s->copies),
-		   (long long)atomic64_read(&s->full_writes),
-		   (long long)atomic64_read(&s->merged_writes),
-		   (long long)atomic64_read(&s->waiters),
-		   (long long)atomic64_read(&s->commits),
-		   (long long)atomic64_read(&s->cow_allocated));
-	seq_printf(m, "buffers_kmalloc %lld\nbuffers_vmalloc %lld\nbuffers_reserve %lld\nbuffer_waits %lld\n",
-		   (long long)atomic64_read(&s->buf_kmalloc),
-		   (long long)atomic64_read(&s->buf_vmalloc),
-		   (long long)atomic64_read(&s->buf_reserve),
-		   (long long)atomic64_read(&s->buf_waits));
-	seq_puts(m, "cgroup copies bytes waiters\n");
-	spin_lock(&s->stat_lock);
-	list_for_each_entry(st, &s->stats, entry)
-		seq_printf(m, "%s %lld %lld %lld\n", st->path,
-			   (long long)atomic64_read(&st->copies),
-			   (long long)atomic64_read(&st->bytes),
-			   (long long)atomic64_read(&st->waiters));
-	spin_unlock(&s->stat_lock);
-}
-
-/*
- * Hand a copied (or failed) pe to the commit work.
- *
- * Context: any context, including hard interrupts.
- */
-static void queue_commit(struct cgsnap_pe *pe)
-{
-	struct cgsnap *s = pe->s;
-	unsigned long flags;
-
-	spin_lock_irqsave(&s->commit_lock, flags);
-	list_add_tail(&pe->commit_entry, &s->to_commit);
-	spin_unlock_irqrestore(&s->commit_lock, flags);
-	queue_work(s->commit_wq, &s->commit_work);
-}
+static void end_copy(struct cgsnap_pe *pe, int error);
+static void write_copy(struct cgsnap *s, struct cgsnap_pe *pe);
+static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error);
+static void drop_store(struct cgsnap *s);
 
 /*
  * Copy buffers.  A copy holds its buffer from the origin read until its
@@ -686,17 +137,12 @@ static void put_bufs(struct cgsnap *s, struct list_head *pes)
 			put_buf(s, pe);
 }
 
-/*
- * The copy is over (done, or failed with @error): hand the pe to the
- * commit work, which frees its buffer.
- *
- * Context: any context, including hard interrupts.
- */
-static void end_copy(struct cgsnap_pe *pe, int error)
+static bool is_full_chunk_write(struct cgsnap *s, struct bio *bio)
 {
-	if (error)
-		pe->error = error;
-	queue_commit(pe);
+	return bio_op(bio) == REQ_OP_WRITE &&
+	       bio->bi_iter.bi_size == s->chunk_size << SECTOR_SHIFT &&
+	       !(dm_target_offset(s->ti, bio->bi_iter.bi_sector) &
+		 (s->chunk_size - 1));
 }
 
 static void read_endio(struct bio *bio);
@@ -718,99 +164,6 @@ static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
 	bio->bi_private = pe;
 	bio->bi_end_io = pe->phase == CGSNAP_PE_READ ? read_endio : write_endio;
 	submit_bio(bio);
-}
-
-/*
- * Copy the data of @bio, a write within the pe's chunk, over the origin's
- * chunk in pe->buf.
- */
-static void merge_write(struct cgsnap *s, struct cgsnap_pe *pe, struct bio *bio)
-{
-	sector_t offset = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
-	size_t off = (offset & (s->chunk_size - 1)) << SECTOR_SHIFT;
-	struct bvec_iter it;
-	struct bio_vec bv;
-
-	bio_for_each_segment(bv, bio, it) {
-		struct iov_iter from;
-
-		iov_iter_bvec(&from, WRITE, &bv, 1, bv.bv_len);
-		off += copy_from_iter(pe->buf + off, bv.bv_len, &from);
-	}
-}
-
-/*
- * Completion of the origin read, in whatever context the origin completes
- * it: hand the pe back to its cgroup's worker (queueing never sleeps and
- * never fails), which writes the chunk to the COW device.  The pe's charge
- * is still held.  The chunk's bytes were counted for the worker when the
- * copy was queued: not again.
- */
-static void read_endio(struct bio *bio)
-{
-	struct cgsnap_pe *pe = bio->bi_private;
-
-	if (bio->bi_status)
-		pe->error = blk_status_to_errno(bio->bi_status);
-	bio_put(bio);
-	cgsnap_buf_read_done(pe->buf, pe->read_sectors);
-	pe->phase = CGSNAP_PE_COPIED;
-	pe->work.bytes = 0;
-	cgblk_pool_queue(pe->s->pool, &pe->work);
-}
-
-/*
- * The origin chunk is in pe->buf: on the writer's worker, under its charge.
- * The first write waiting on the pe (the one that needed the copy) is
- * merged into the copied chunk: it is then done by the COW write and ends
- * with the commit, with no write of its own.  Then issues the COW write,
- * associated with the writer's blkcg.
- */
-static void write_copy(struct cgsnap *s, struct cgsnap_pe *pe)
-{
-	struct bio *first;
-
-	if (pe->error) {
-		end_copy(pe, pe->error);
-		return;
-	}
-	spin_lock(&s->lock);
-	first = bio_list_peek(&pe->bios);
-	if (first && bio_op(first) == REQ_OP_WRITE && bio_has_data(first))
-		pe->full_bio = bio_list_pop(&pe->bios);
-	else
-		first = NULL;
-	spin_unlock(&s->lock);
-	if (first) {
-		merge_write(s, pe, first);
-		atomic64_inc(&s->merged_writes);
-	}
-	pe->phase = CGSNAP_PE_WRITE;
-	submit_copy_bio(pe, s->cow->bdev, cgsnap_chunk_to_sector(s, pe->e->new),
-			s->chunk_size, REQ_OP_WRITE);
-}
-
-/*
- * Completion of the COW write (or of the clone of a whole-chunk write), in
- * whatever context the COW device completes it: it only queues the commit
- * (which frees the buffer), which may be done from a hard interrupt, so it
- * needs no hand-off to task context.
- */
-static void write_endio(struct bio *bio)
-{
-	struct cgsnap_pe *pe = bio->bi_private;
-	int error = blk_status_to_errno(bio->bi_status);
-
-	bio_put(bio);
-	end_copy(pe, error);
-}
-
-static bool is_full_chunk_write(struct cgsnap *s, struct bio *bio)
-{
-	return bio_op(bio) == REQ_OP_WRITE &&
-	       bio->bi_iter.bi_size == s->chunk_size << SECTOR_SHIFT &&
-	       !(dm_target_offset(s->ti, bio->bi_iter.bi_sector) &
-		 (s->chunk_size - 1));
 }
 
 /**
@@ -838,7 +191,7 @@ bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		return false;
 	}
 	if (!pe->stat)	/* not on a second start, after waiting for a buffer */
-		pe->stat = stat_get(s, &pe->work.charge);
+		pe->stat = cgsnap_stat_get(s, &pe->work.charge);
 	if (!READ_ONCE(s->valid)) {
 		end_copy(pe, -EIO);
 		return false;
@@ -893,6 +246,174 @@ bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 	return false;
 }
 
+/*
+ * Completion of the origin read, in whatever context the origin completes
+ * it: hand the pe back to its cgroup's worker (queueing never sleeps and
+ * never fails), which writes the chunk to the COW device.  The pe's charge
+ * is still held.  The chunk's bytes were counted for the worker when the
+ * copy was queued: not again.
+ */
+static void read_endio(struct bio *bio)
+{
+	struct cgsnap_pe *pe = bio->bi_private;
+
+	if (bio->bi_status)
+		pe->error = blk_status_to_errno(bio->bi_status);
+	bio_put(bio);
+	cgsnap_buf_read_done(pe->buf, pe->read_sectors);
+	pe->phase = CGSNAP_PE_COPIED;
+	pe->work.bytes = 0;
+	cgblk_pool_queue(pe->s->pool, &pe->work);
+}
+
+/*
+ * Copy the data of @bio, a write within the pe's chunk, over the origin's
+ * chunk in pe->buf.
+ */
+static void merge_write(struct cgsnap *s, struct cgsnap_pe *pe, struct bio *bio)
+{
+	sector_t offset = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
+	size_t off = (offset & (s->chunk_size - 1)) << SECTOR_SHIFT;
+	struct bvec_iter it;
+	struct bio_vec bv;
+
+	bio_for_each_segment(bv, bio, it) {
+		struct iov_iter from;
+
+		iov_iter_bvec(&from, WRITE, &bv, 1, bv.bv_len);
+		off += copy_from_iter(pe->buf + off, bv.bv_len, &from);
+	}
+}
+
+/*
+ * The origin chunk is in pe->buf: on the writer's worker, under its charge.
+ * The first write waiting on the pe (the one that needed the copy) is
+ * merged into the copied chunk: it is then done by the COW write and ends
+ * with the commit, with no write of its own.  Then issues the COW write,
+ * associated with the writer's blkcg.
+ */
+static void write_copy(struct cgsnap *s, struct cgsnap_pe *pe)
+{
+	struct bio *first;
+
+	if (pe->error) {
+		end_copy(pe, pe->error);
+		return;
+	}
+	spin_lock(&s->lock);
+	first = bio_list_peek(&pe->bios);
+	if (first && bio_op(first) == REQ_OP_WRITE && bio_has_data(first))
+		pe->full_bio = bio_list_pop(&pe->bios);
+	else
+		first = NULL;
+	spin_unlock(&s->lock);
+	if (first) {
+		merge_write(s, pe, first);
+		atomic64_inc(&s->merged_writes);
+	}
+	pe->phase = CGSNAP_PE_WRITE;
+	submit_copy_bio(pe, s->cow->bdev, cgsnap_chunk_to_sector(s, pe->e->new),
+			s->chunk_size, REQ_OP_WRITE);
+}
+
+/*
+ * Completion of the COW write (or of the clone of a whole-chunk write), in
+ * whatever context the COW device completes it: it only queues the commit
+ * (which frees the buffer), which may be done from a hard interrupt, so it
+ * needs no hand-off to task context.
+ */
+static void write_endio(struct bio *bio)
+{
+	struct cgsnap_pe *pe = bio->bi_private;
+	int error = blk_status_to_errno(bio->bi_status);
+
+	bio_put(bio);
+	end_copy(pe, error);
+}
+
+/*
+ * Hand a copied (or failed) pe to the commit work.
+ *
+ * Context: any context, including hard interrupts.
+ */
+static void queue_commit(struct cgsnap_pe *pe)
+{
+	struct cgsnap *s = pe->s;
+	unsigned long flags;
+
+	spin_lock_irqsave(&s->commit_lock, flags);
+	list_add_tail(&pe->commit_entry, &s->to_commit);
+	spin_unlock_irqrestore(&s->commit_lock, flags);
+	queue_work(s->commit_wq, &s->commit_work);
+}
+
+/*
+ * The copy is over (done, or failed with @error): hand the pe to the
+ * commit work, which frees its buffer.
+ *
+ * Context: any context, including hard interrupts.
+ */
+static void end_copy(struct cgsnap_pe *pe, int error)
+{
+	if (error)
+		pe->error = error;
+	queue_commit(pe);
+}
+
+/**
+ * cgsnap_commit_work - commits copied exceptions, in batches
+ * @work: s->commit_work
+ *
+ * Also writes the header of a snapshot that became invalid, and raises
+ * its table event.
+ *
+ * Context: the snapshot's ordered WQ_MEM_RECLAIM workqueue; sleeps on the
+ * metadata I/O.
+ */
+void cgsnap_commit_work(struct work_struct *work)
+{
+	struct cgsnap *s = container_of(work, struct cgsnap, commit_work);
+	struct cgsnap_pe *pe, *tmp;
+
+	for (;;) {
+		LIST_HEAD(batch);
+		LIST_HEAD(failed);
+		unsigned int room = cgsnap_store_room(s), n = 0;
+		int ret = 0;
+
+		spin_lock_irq(&s->commit_lock);
+		list_for_each_entry_safe(pe, tmp, &s->to_commit, commit_entry) {
+			if (pe->error || !READ_ONCE(s->valid)) {
+				list_move_tail(&pe->commit_entry, &failed);
+			} else if (n < room) {
+				list_move_tail(&pe->commit_entry, &batch);
+				n++;
+			}
+		}
+		spin_unlock_irq(&s->commit_lock);
+		if (list_empty(&batch) && list_empty(&failed))
+			break;
+
+		/* The data is on the COW device: the buffers may go. */
+		put_bufs(s, &batch);
+		put_bufs(s, &failed);
+
+		if (n) {
+			ret = cgsnap_store_commit(s, &batch, n);
+			if (ret)
+				DMERR("Cannot commit exceptions: error %d", ret);
+			else
+				atomic64_inc(&s->commits);
+		}
+		list_for_each_entry_safe(pe, tmp, &batch, commit_entry)
+			finish_pe(s, pe, ret ? -EIO : 0);
+		list_for_each_entry_safe(pe, tmp, &failed, commit_entry)
+			finish_pe(s, pe, pe->error ? pe->error : -EIO);
+	}
+
+	drop_store(s);
+}
+
 /* The exception is on disk (or failed): release what waited for it. */
 static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 {
@@ -902,9 +423,9 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 	spin_lock(&s->lock);
 	hlist_del(&pe->node);
 	if (!error) {
-		hlist_add_head(&pe->e->node, complete_bucket(s, pe->e->old));
+		cgsnap_add_complete(s, pe->e);
 	} else {
-		__invalidate(s, error == -ENOSPC ? -ENOSPC : -EIO);
+		__cgsnap_invalidate(s, error == -ENOSPC ? -ENOSPC : -EIO);
 		kmem_cache_free(cgsnap_exception_cache, pe->e);
 	}
 	bios = pe->bios;
@@ -929,11 +450,45 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 			bio_io_error(bio);
 			continue;
 		}
-		remap_to_cow(s, bio, pe->e->new);
+		cgsnap_remap_to_cow(s, bio, pe->e->new);
 		submit_bio_noacct(bio);
 	}
 	cgblk_charge_put(&pe->work.charge);
 	mempool_free(pe, &s->pe_pool);
+}
+
+/*
+ * Invalidation and overflow, as dm-snapshot: an invalid snapshot fails all
+ * I/O and says so on disk; an overflowed one (PO) fails writes only.  The
+ * commit work writes the header (queue_work() may be called under a
+ * spinlock, from any context).
+ */
+void __cgsnap_invalidate(struct cgsnap *s, int err)
+{
+	lockdep_assert_held(&s->lock);
+	if (!s->valid)
+		return;
+	if (err == -EIO)
+		DMERR("Invalidating snapshot: Error reading/writing.");
+	else if (err == -ENOMEM || err == -ENOSPC)
+		DMERR("Invalidating snapshot: Unable to allocate exception.");
+	s->valid = false;
+	s->drop_pending = true;
+	queue_work(s->commit_wq, &s->commit_work);
+}
+
+/* Not room for one more exception. */
+void __cgsnap_out_of_space(struct cgsnap *s)
+{
+	lockdep_assert_held(&s->lock);
+	if (s->overflow_ok) {
+		if (s->valid && !s->overflowed) {
+			s->overflowed = true;
+			DMERR("Snapshot overflowed: Unable to allocate exception.");
+		}
+	} else {
+		__cgsnap_invalidate(s, -ENOSPC);
+	}
 }
 
 /*
@@ -1013,58 +568,4 @@ void cgsnap_drop_final(struct cgsnap *s)
 		      ret);
 	else
 		s->drop_pending = false;
-}
-
-/**
- * cgsnap_commit_work - commits copied exceptions, in batches
- * @work: s->commit_work
- *
- * Also writes the header of a snapshot that became invalid, and raises
- * its table event.
- *
- * Context: the snapshot's ordered WQ_MEM_RECLAIM workqueue; sleeps on the
- * metadata I/O.
- */
-void cgsnap_commit_work(struct work_struct *work)
-{
-	struct cgsnap *s = container_of(work, struct cgsnap, commit_work);
-	struct cgsnap_pe *pe, *tmp;
-
-	for (;;) {
-		LIST_HEAD(batch);
-		LIST_HEAD(failed);
-		unsigned int room = cgsnap_store_room(s), n = 0;
-		int ret = 0;
-
-		spin_lock_irq(&s->commit_lock);
-		list_for_each_entry_safe(pe, tmp, &s->to_commit, commit_entry) {
-			if (pe->error || !READ_ONCE(s->valid)) {
-				list_move_tail(&pe->commit_entry, &failed);
-			} else if (n < room) {
-				list_move_tail(&pe->commit_entry, &batch);
-				n++;
-			}
-		}
-		spin_unlock_irq(&s->commit_lock);
-		if (list_empty(&batch) && list_empty(&failed))
-			break;
-
-		/* The data is on the COW device: the buffers may go. */
-		put_bufs(s, &batch);
-		put_bufs(s, &failed);
-
-		if (n) {
-			ret = cgsnap_store_commit(s, &batch, n);
-			if (ret)
-				DMERR("Cannot commit exceptions: error %d", ret);
-			else
-				atomic64_inc(&s->commits);
-		}
-		list_for_each_entry_safe(pe, tmp, &batch, commit_entry)
-			finish_pe(s, pe, ret ? -EIO : 0);
-		list_for_each_entry_safe(pe, tmp, &failed, commit_entry)
-			finish_pe(s, pe, pe->error ? pe->error : -EIO);
-	}
-
-	drop_store(s);
 }

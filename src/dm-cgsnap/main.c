@@ -14,7 +14,6 @@
 #include <linux/debugfs.h>
 #include <linux/init.h>
 #include <linux/module.h>
-#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -56,17 +55,6 @@ MODULE_PARM_DESC(idle_timeout_ms,
 static const struct cgblk_pool_ops cgsnap_pool_ops = {
 	.run = cgsnap_pool_run,
 };
-
-static int stats_show(struct seq_file *m, void *unused)
-{
-	struct cgsnap *s = m->private;
-
-	cgsnap_stats_show(m, s);
-	seq_puts(m, "workers:\n");
-	cgblk_pool_show(m, s->pool);
-	return 0;
-}
-DEFINE_SHOW_ATTRIBUTE(stats);
 
 static int parse_features(struct cgsnap *s, struct dm_arg_set *as,
 			  struct dm_target *ti)
@@ -346,8 +334,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	snprintf(name, sizeof(name), "%s@%llu",
 		 dm_disk(dm_table_get_md(ti->table))->disk_name,
 		 (unsigned long long)ti->begin);
-	s->debugfs = debugfs_create_file(name, 0444, cgsnap_debugfs, s,
-					 &stats_fops);
+	s->debugfs = cgsnap_stats_create(s, name, cgsnap_debugfs);
 	return 0;
 
 bad_pool:

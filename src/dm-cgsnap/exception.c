@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cgsnap exception tables: the complete exceptions (a hash table sized
+ * for the COW device) and the pending ones (a small fixed one), with the
+ * slab caches of both.  Every function here runs under s->lock or before
+ * the target is live.
+ */
+#include <linux/hash.h>
+#include <linux/log2.h>
+#include <linux/slab.h>
+
+#include "cgsnap.h"
+
+struct kmem_cache *cgsnap_exception_cache;
+struct kmem_cache *cgsnap_pe_cache;
+
+static struct hlist_head *complete_bucket(struct cgsnap *s, cgsnap_chunk_t old)
+{
+	return &s->complete[hash_64(old, s->complete_bits)];
+}
+
+static struct hlist_head *pending_bucket(struct cgsnap *s, cgsnap_chunk_t old)
+{
+	return &s->pending[hash_64(old, ilog2(ARRAY_SIZE(s->pending)))];
+}
+
+/**
+ * cgsnap_lookup - the complete exception of an origin chunk
+ * @s: the snapshot
+ * @old: origin chunk
+ *
+ * Context: under s->lock, or before the target is live.
+ * Return: the exception or NULL.
+ */
+struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old)
+{
+	struct cgsnap_exception *e;
+
+	hlist_for_each_entry(e, complete_bucket(s, old), node)
+		if (e->old == old)
+			return e;
+	return NULL;
+}
+
+struct cgsnap_pe *cgsnap_lookup_pending(struct cgsnap *s, cgsnap_chunk_t old)
+{
+	struct cgsnap_pe *pe;
+
+	hlist_for_each_entry(pe, pending_bucket(s, old), node)
+		if (pe->e->old == old)
+			return pe;
+	return NULL;
+}
+
+/* Adds a pe, its exception's old chunk set, to the pending table; under s->lock. */
+void cgsnap_add_pending(struct cgsnap *s, struct cgsnap_pe *pe)
+{
+	hlist_add_head(&pe->node, pending_bucket(s, pe->e->old));
+}
+
+/* Adds a committed exception to the complete table; under s->lock. */
+void cgsnap_add_complete(struct cgsnap *s, struct cgsnap_exception *e)
+{
+	hlist_add_head(&e->node, complete_bucket(s, e->old));
+}
+
+/**
+ * cgsnap_insert_exception - add a complete exception read from disk
+ * @s: the snapshot, not live yet
+ * @old: origin chunk
+ * @new: COW chunk
+ * @gfp: allocation flags
+ *
+ * A later entry for the same origin chunk replaces the earlier one, as in
+ * dm-snapshot.
+ *
+ * Context: task context (the constructor).
+ * Return: 0 or -ENOMEM.
+ */
+int cgsnap_insert_exception(struct cgsnap *s, cgsnap_chunk_t old,
+			    cgsnap_chunk_t new, gfp_t gfp)
+{
+	struct cgsnap_exception *e = cgsnap_lookup(s, old);
+
+	if (e) {
+		e->new = new;
+		return 0;
+	}
+	e = kmem_cache_alloc(cgsnap_exception_cache, gfp);
+	if (!e)
+		return -ENOMEM;
+	e->old = old;
+	e->new = new;
+	hlist_add_head(&e->node, complete_bucket(s, old));
+	return 0;
+}
+
+/**
+ * cgsnap_alloc_tables - allocate the exception tables
+ * @s: the snapshot, its chunk size and COW size known
+ *
+ * Context: task context (the constructor).
+ * Return: 0 or -ENOMEM.
+ */
+int cgsnap_alloc_tables(struct cgsnap *s)
+{
+	u64 chunks = s->cow_sectors >> s->chunk_shift;
+	unsigned int i;
+
+	s->complete_bits = clamp_t(unsigned int, ilog2(max_t(u64, chunks, 1)),
+				   6, 17);
+	s->complete = kvmalloc_array(1U << s->complete_bits,
+				     sizeof(*s->complete), GFP_KERNEL);
+	if (!s->complete)
+		return -ENOMEM;
+	for (i = 0; i < (1U << s->complete_bits); i++)
+		INIT_HLIST_HEAD(&s->complete[i]);
+	for (i = 0; i < ARRAY_SIZE(s->pending); i++)
+		INIT_HLIST_HEAD(&s->pending[i]);
+	return 0;
+}
+
+/**
+ * cgsnap_free_tables - free the exception tables and their exceptions
+ * @s: the snapshot, no longer live
+ *
+ * Context: task context.
+ */
+void cgsnap_free_tables(struct cgsnap *s)
+{
+	struct cgsnap_exception *e;
+	struct hlist_node *tmp;
+	unsigned int i;
+
+	if (!s->complete)
+		return;
+	for (i = 0; i < (1U << s->complete_bits); i++)
+		hlist_for_each_entry_safe(e, tmp, &s->complete[i], node)
+			kmem_cache_free(cgsnap_exception_cache, e);
+	kvfree(s->complete);
+}

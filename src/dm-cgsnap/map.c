@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cgsnap map paths: the target's map function, which never sleeps and
+ * never waits for I/O, and its fallback, the defer work, which maps with
+ * GFP_NOIO the bios whose allocation failed and zeroes discarded chunks.
+ * See cgsnap.h for the life of a write; the copy starts in cow.c.
+ */
+#include <linux/blkdev.h>
+#include <linux/slab.h>
+
+#include "cgsnap.h"
+
+void cgsnap_remap_to_cow(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t new)
+{
+	bio_set_dev(bio, s->cow->bdev);
+	bio->bi_iter.bi_sector = cgsnap_chunk_to_sector(s, new) +
+		(dm_target_offset(s->ti, bio->bi_iter.bi_sector) &
+		 (s->chunk_size - 1));
+}
+
+/* cgsnap_map() set the origin as the bio's device already. */
+static void remap_to_origin(struct cgsnap *s, struct bio *bio)
+{
+	bio->bi_iter.bi_sector = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
+}
+
+static bool bio_nowait(struct bio *bio)
+{
+	return bio->bi_opf & REQ_NOWAIT;
+}
+
+/*
+ * A new pending exception for chunk @old, with its first bio; under
+ * s->lock.  @pe and @e come preallocated.
+ */
+static void __start_pe(struct cgsnap *s, struct cgsnap_pe *pe,
+		       struct cgsnap_exception *e, cgsnap_chunk_t old,
+		       cgsnap_chunk_t new, struct bio *bio)
+{
+	memset(pe, 0, sizeof(*pe));
+	pe->s = s;
+	pe->e = e;
+	e->old = old;
+	e->new = new;
+	bio_list_init(&pe->bios);
+	bio_list_add(&pe->bios, bio);
+	pe->phase = CGSNAP_PE_START;
+	cgblk_charge_from_bio(&pe->work.charge, bio);
+	pe->work.bytes = s->chunk_size << SECTOR_SHIFT;
+	cgsnap_add_pending(s, pe);
+}
+
+/*
+ * Maps one bio.  @can_sleep is false on the map path (GFP_NOWAIT; a failed
+ * allocation defers the bio) and true in the defer work.
+ */
+static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
+{
+	gfp_t gfp = can_sleep ? GFP_NOIO : GFP_NOWAIT | __GFP_NOWARN;
+	sector_t offset = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
+	cgsnap_chunk_t old = cgsnap_sector_to_chunk(s, offset);
+	struct cgsnap_exception *e, *new_e = NULL;
+	struct cgsnap_pe *pe, *new_pe = NULL;
+	cgsnap_chunk_t new;
+	int ret;
+
+	if (can_sleep) {
+		new_pe = mempool_alloc(&s->pe_pool, GFP_NOIO);
+		new_e = kmem_cache_alloc(cgsnap_exception_cache,
+					 GFP_NOIO | __GFP_NOFAIL);
+	}
+
+	spin_lock(&s->lock);
+	if (!s->valid || (s->overflowed && bio_data_dir(bio) == WRITE))
+		goto kill;
+
+	e = cgsnap_lookup(s, old);
+	if (e) {
+		new = e->new;
+		spin_unlock(&s->lock);
+		cgsnap_remap_to_cow(s, bio, new);
+		goto remapped;
+	}
+	if (bio_data_dir(bio) != WRITE) {
+		spin_unlock(&s->lock);
+		remap_to_origin(s, bio);
+		goto remapped;
+	}
+
+	pe = cgsnap_lookup_pending(s, old);
+	if (pe) {
+		if (bio_nowait(bio))
+			goto wouldblock;
+		bio_list_add(&pe->bios, bio);
+		pe->nr_waiters++;
+		spin_unlock(&s->lock);
+		goto submitted;
+	}
+	if (bio_nowait(bio))
+		goto wouldblock;
+
+	if (!new_pe) {
+		new_pe = mempool_alloc(&s->pe_pool, gfp);
+		new_e = kmem_cache_alloc(cgsnap_exception_cache, gfp);
+		if (!new_pe || !new_e) {
+			spin_unlock(&s->lock);
+			ret = DM_MAPIO_REQUEUE;	/* to the defer work */
+			goto out;
+		}
+	}
+	if (cgsnap_store_alloc_chunk(s, &new)) {
+		__cgsnap_out_of_space(s);
+		goto kill;
+	}
+	atomic64_inc(&s->cow_allocated);
+	__start_pe(s, new_pe, new_e, old, new, bio);
+	spin_unlock(&s->lock);
+	cgblk_pool_queue(s->pool, &new_pe->work);
+	return DM_MAPIO_SUBMITTED;
+
+wouldblock:
+	spin_unlock(&s->lock);
+	bio_wouldblock_error(bio);
+	ret = DM_MAPIO_SUBMITTED;
+	goto out;
+kill:
+	spin_unlock(&s->lock);
+	ret = DM_MAPIO_KILL;
+	goto out;
+submitted:
+	ret = DM_MAPIO_SUBMITTED;
+	goto out;
+remapped:
+	ret = DM_MAPIO_REMAPPED;
+out:
+	if (new_pe)
+		mempool_free(new_pe, &s->pe_pool);
+	if (new_e)
+		kmem_cache_free(cgsnap_exception_cache, new_e);
+	return ret;
+}
+
+/*
+ * Discards (discard_zeroes_cow): the chunks of the range that have an
+ * exception are zeroed on the COW device, the others are left alone (as
+ * dm-snapshot, no copy is made for a discard).  With
+ * discard_passdown_origin, the second copy of the discard goes to the
+ * origin.  Zeroing sleeps: the defer work does it.
+ */
+static void zero_discard(struct cgsnap *s, struct bio *bio)
+{
+	sector_t start = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
+	sector_t end = start + bio_sectors(bio);
+	int ret = 0;
+
+	while (start < end && !ret) {
+		cgsnap_chunk_t old = cgsnap_sector_to_chunk(s, start);
+		sector_t next = cgsnap_chunk_to_sector(s, old + 1);
+		sector_t len = min(next, end) - start;
+		struct cgsnap_exception *e;
+		sector_t dst = 0;
+
+		spin_lock(&s->lock);
+		if (!s->valid || s->overflowed) {
+			ret = -EIO;
+		} else {
+			e = cgsnap_lookup(s, old);
+			if (e)
+				dst = cgsnap_chunk_to_sector(s, e->new) +
+				      (start & (s->chunk_size - 1));
+		}
+		spin_unlock(&s->lock);
+		if (dst)
+			ret = blkdev_issue_zeroout(s->cow->bdev, dst, len,
+						   GFP_NOIO, 0);
+		start = next;
+	}
+	bio->bi_status = errno_to_blk_status(ret);
+	bio_endio(bio);
+}
+
+/**
+ * cgsnap_map - the target's map function
+ * @ti: the target
+ * @bio: the bio, within one chunk (max_io_len), or a flush or discard
+ *
+ * Context: the submitter's; never sleeps and never waits for I/O.
+ * Return: a DM_MAPIO_* code.
+ */
+int cgsnap_map(struct dm_target *ti, struct bio *bio)
+{
+	struct cgsnap *s = ti->private;
+	int ret;
+
+	if (bio->bi_opf & REQ_PREFLUSH) {
+		bio_set_dev(bio, s->cow->bdev);
+		return DM_MAPIO_REMAPPED;
+	}
+	/*
+	 * From 6.0, dm's clones carry no blkg (dm copies the original bio's
+	 * only when it submits a remapped clone, after this returns): find the
+	 * issuer's here, in the submitter — the current task, or for
+	 * written-back pages the cgroup that dirtied them — so that the bio and
+	 * the copy it may cause are charged to the issuer even when the bio
+	 * waits and is resubmitted by a worker.
+	 */
+	cgblk_bio_set_dev(bio, s->origin->bdev);
+	if (bio_op(bio) == REQ_OP_DISCARD) {
+		/*
+		 * A discard is a write: an invalid or overflowed snapshot
+		 * fails it, both copies, as snapshot_map() does (zeroing an
+		 * Overflow snapshot's chunks would change what it reads).
+		 */
+		if (!READ_ONCE(s->valid) || READ_ONCE(s->overflowed))
+			return DM_MAPIO_KILL;
+		if (s->discard_passdown_origin && dm_bio_get_target_bio_nr(bio)) {
+			remap_to_origin(s, bio);
+			return DM_MAPIO_REMAPPED;
+		}
+		if (bio_nowait(bio)) {
+			bio_wouldblock_error(bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		goto defer;
+	}
+	ret = __cgsnap_map(s, bio, false);
+	if (ret != DM_MAPIO_REQUEUE)
+		return ret;
+	if (bio_nowait(bio)) {
+		bio_wouldblock_error(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+defer:
+	spin_lock(&s->lock);
+	bio_list_add(&s->deferred, bio);
+	spin_unlock(&s->lock);
+	queue_work(s->defer_wq, &s->defer_work);
+	return DM_MAPIO_SUBMITTED;
+}
+
+/**
+ * cgsnap_defer_work - maps the bios the map path could not
+ * @work: s->defer_work
+ *
+ * Context: workqueue (WQ_MEM_RECLAIM); sleeps in allocation only on
+ * mempools that are refilled by I/O already in flight.
+ */
+void cgsnap_defer_work(struct work_struct *work)
+{
+	struct cgsnap *s = container_of(work, struct cgsnap, defer_work);
+	struct bio_list bios;
+	struct bio *bio;
+
+	spin_lock(&s->lock);
+	bios = s->deferred;
+	bio_list_init(&s->deferred);
+	spin_unlock(&s->lock);
+
+	while ((bio = bio_list_pop(&bios))) {
+		if (bio_op(bio) == REQ_OP_DISCARD) {
+			zero_discard(s, bio);
+			continue;
+		}
+		switch (__cgsnap_map(s, bio, true)) {
+		case DM_MAPIO_REMAPPED:
+			submit_bio_noacct(bio);
+			break;
+		case DM_MAPIO_KILL:
+			bio_io_error(bio);
+			break;
+		default:
+			break;
+		}
+	}
+}

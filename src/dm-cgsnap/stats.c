@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cgsnap statistics: the per-cgroup COW counters and the debugfs file
+ * of each target (<debugfs>/cgblk/dm_cgsnap/<dm-N>@<start>).
+ */
+#include <linux/cgroup.h>
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+
+#include "cgsnap.h"
+
+struct cgsnap_cgstat *cgsnap_stat_get(struct cgsnap *s,
+				       const struct cgblk_charge *charge)
+{
+	struct cgroup *cgrp = charge->blkcg_css ? charge->blkcg_css->cgroup :
+						  NULL;
+	u64 id = cgrp ? cgroup_id(cgrp) : 1;
+	struct cgsnap_cgstat *st, *new;
+	char path[128] = "/";
+
+	spin_lock(&s->stat_lock);
+	list_for_each_entry(st, &s->stats, entry)
+		if (st->cgroup_id == id)
+			goto out;
+	st = NULL;
+	if (s->nr_stats >= 4096)
+		goto out;
+	spin_unlock(&s->stat_lock);
+
+	if (cgrp && cgroup_path(cgrp, path, sizeof(path)) < 0)
+		strscpy(path, "?", sizeof(path));
+	new = kzalloc(struct_size(new, path, strlen(path) + 1), GFP_NOIO);
+	if (!new)
+		return NULL;
+	new->cgroup_id = id;
+	strcpy(new->path, path);
+
+	spin_lock(&s->stat_lock);
+	list_for_each_entry(st, &s->stats, entry)
+		if (st->cgroup_id == id)
+			goto out_free;
+	list_add_tail(&new->entry, &s->stats);
+	s->nr_stats++;
+	st = new;
+	new = NULL;
+out_free:
+	spin_unlock(&s->stat_lock);
+	kfree(new);
+	return st;
+out:
+	spin_unlock(&s->stat_lock);
+	return st;
+}
+
+/**
+ * cgsnap_stats_free - free the per-cgroup statistics
+ * @s: the snapshot
+ *
+ * Context: task context, the target being destroyed.
+ */
+void cgsnap_stats_free(struct cgsnap *s)
+{
+	struct cgsnap_cgstat *st, *tmp;
+
+	list_for_each_entry_safe(st, tmp, &s->stats, entry)
+		kfree(st);
+	INIT_LIST_HEAD(&s->stats);
+}
+
+/**
+ * cgsnap_stats_show - per-cgroup COW statistics for debugfs
+ * @m: the seq_file
+ * @s: the snapshot
+ *
+ * Context: task context.
+ */
+void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s)
+{
+	struct cgsnap_cgstat *st;
+
+	seq_printf(m, "copies %lld\nfull_chunk_writes %lld\nmerged_writes %lld\nwaiters %lld\ncommits %lld\nchunks_allocated %lld\n",
+		   (long long)atomic64_read(&s->copies),
+		   (long long)atomic64_read(&s->full_writes),
+		   (long long)atomic64_read(&s->merged_writes),
+		   (long long)atomic64_read(&s->waiters),
+		   (long long)atomic64_read(&s->commits),
+		   (long long)atomic64_read(&s->cow_allocated));
+	seq_printf(m, "buffers_kmalloc %lld\nbuffers_vmalloc %lld\nbuffers_reserve %lld\nbuffer_waits %lld\n",
+		   (long long)atomic64_read(&s->buf_kmalloc),
+		   (long long)atomic64_read(&s->buf_vmalloc),
+		   (long long)atomic64_read(&s->buf_reserve),
+		   (long long)atomic64_read(&s->buf_waits));
+	seq_puts(m, "cgroup copies bytes waiters\n");
+	spin_lock(&s->stat_lock);
+	list_for_each_entry(st, &s->stats, entry)
+		seq_printf(m, "%s %lld %lld %lld\n", st->path,
+			   (long long)atomic64_read(&st->copies),
+			   (long long)atomic64_read(&st->bytes),
+			   (long long)atomic64_read(&st->waiters));
+	spin_unlock(&s->stat_lock);
+}
+
+static int stats_show(struct seq_file *m, void *unused)
+{
+	struct cgsnap *s = m->private;
+
+	cgsnap_stats_show(m, s);
+	seq_puts(m, "workers:\n");
+	cgblk_pool_show(m, s->pool);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(stats);
+
+/**
+ * cgsnap_stats_create - the debugfs file of a target
+ * @s: the snapshot, its pool made
+ * @name: file name
+ * @dir: the module's debugfs directory
+ *
+ * Context: task context (the constructor).
+ * Return: the dentry (debugfs errors are not checked, as debugfs wants).
+ */
+struct dentry *cgsnap_stats_create(struct cgsnap *s, const char *name,
+				   struct dentry *dir)
+{
+	return debugfs_create_file(name, 0444, dir, s, &stats_fops);
+}
