@@ -457,11 +457,17 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 	mempool_free(pe, &s->pe_pool);
 }
 
-/*
+/**
+ * __cgsnap_invalidate - make the snapshot invalid
+ * @s: the snapshot
+ * @err: why: -EIO (COW or metadata I/O), -ENOMEM or -ENOSPC
+ *
  * Invalidation and overflow, as dm-snapshot: an invalid snapshot fails all
  * I/O and says so on disk; an overflowed one (PO) fails writes only.  The
  * commit work writes the header (queue_work() may be called under a
  * spinlock, from any context).
+ *
+ * Context: any context, under s->lock.
  */
 void __cgsnap_invalidate(struct cgsnap *s, int err)
 {
@@ -477,7 +483,14 @@ void __cgsnap_invalidate(struct cgsnap *s, int err)
 	queue_work(s->commit_wq, &s->commit_work);
 }
 
-/* Not room for one more exception. */
+/**
+ * __cgsnap_out_of_space - no room for one more exception
+ * @s: the snapshot
+ *
+ * PO: the snapshot overflows (writes fail); P and N: it is invalidated.
+ *
+ * Context: any context, under s->lock.
+ */
 void __cgsnap_out_of_space(struct cgsnap *s)
 {
 	lockdep_assert_held(&s->lock);

@@ -42,6 +42,14 @@ struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old)
 	return NULL;
 }
 
+/**
+ * cgsnap_lookup_pending - the pending exception of an origin chunk
+ * @s: the snapshot
+ * @old: origin chunk
+ *
+ * Context: any context, under s->lock.
+ * Return: the pe or NULL.
+ */
 struct cgsnap_pe *cgsnap_lookup_pending(struct cgsnap *s, cgsnap_chunk_t old)
 {
 	struct cgsnap_pe *pe;
@@ -52,13 +60,25 @@ struct cgsnap_pe *cgsnap_lookup_pending(struct cgsnap *s, cgsnap_chunk_t old)
 	return NULL;
 }
 
-/* Adds a pe, its exception's old chunk set, to the pending table; under s->lock. */
+/**
+ * cgsnap_add_pending - add a new pending exception to the pending table
+ * @s: the snapshot
+ * @pe: the pe, its exception's old chunk set
+ *
+ * Context: any context, under s->lock.
+ */
 void cgsnap_add_pending(struct cgsnap *s, struct cgsnap_pe *pe)
 {
 	hlist_add_head(&pe->node, pending_bucket(s, pe->e->old));
 }
 
-/* Adds a committed exception to the complete table; under s->lock. */
+/**
+ * cgsnap_add_complete - add a committed exception to the complete table
+ * @s: the snapshot
+ * @e: the exception, no longer a pe's
+ *
+ * Context: any context, under s->lock.
+ */
 void cgsnap_add_complete(struct cgsnap *s, struct cgsnap_exception *e)
 {
 	hlist_add_head(&e->node, complete_bucket(s, e->old));

@@ -10,6 +10,15 @@
 
 #include "cgsnap.h"
 
+/**
+ * cgsnap_remap_to_cow - point a bio at its chunk's copy on the COW device
+ * @s: the snapshot
+ * @bio: a bio within one chunk, its sector still the target's
+ * @new: the COW chunk of the bio's origin chunk
+ *
+ * Context: the map path, the defer work or the commit work; not under a
+ * spinlock and not in a completion (bio_set_dev() associates a blkg).
+ */
 void cgsnap_remap_to_cow(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t new)
 {
 	bio_set_dev(bio, s->cow->bdev);

@@ -10,8 +10,18 @@
 
 #include "cgsnap.h"
 
+/**
+ * cgsnap_stat_get - the statistics entry of a copy's cgroup
+ * @s: the snapshot
+ * @charge: the copy's charge
+ *
+ * Made on first use, at most 4096 per snapshot; freed with the target.
+ *
+ * Context: task context (the worker); allocates with GFP_NOIO.
+ * Return: the entry, or NULL (no memory, or the limit reached).
+ */
 struct cgsnap_cgstat *cgsnap_stat_get(struct cgsnap *s,
-				       const struct cgblk_charge *charge)
+				      const struct cgblk_charge *charge)
 {
 	struct cgroup *cgrp = charge->blkcg_css ? charge->blkcg_css->cgroup :
 						  NULL;
