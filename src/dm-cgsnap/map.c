@@ -167,19 +167,26 @@ static void zero_discard(struct cgsnap *s, struct bio *bio)
 		sector_t next = cgsnap_chunk_to_sector(s, old + 1);
 		sector_t len = min(next, end) - start;
 		struct cgsnap_exception *e;
+		bool found = false;
 		sector_t dst = 0;
 
+		/*
+		 * Not "dst != 0" for "found": a transient (N) store has no
+		 * header and gives its first copy COW chunk 0.
+		 */
 		spin_lock(&s->lock);
 		if (!s->valid || s->overflowed) {
 			ret = -EIO;
 		} else {
 			e = cgsnap_lookup(s, old);
-			if (e)
+			if (e) {
+				found = true;
 				dst = cgsnap_chunk_to_sector(s, e->new) +
 				      (start & (s->chunk_size - 1));
+			}
 		}
 		spin_unlock(&s->lock);
-		if (dst)
+		if (found)
 			ret = blkdev_issue_zeroout(s->cow->bdev, dst, len,
 						   GFP_NOIO, 0);
 		start = next;
