@@ -460,14 +460,14 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 /**
  * __cgsnap_invalidate - make the snapshot invalid
  * @s: the snapshot
- * @err: why: -EIO (COW or metadata I/O), -ENOMEM or -ENOSPC
+ * @err: why: -EIO (COW or metadata I/O) or -ENOSPC (full)
  *
  * Invalidation and overflow, as dm-snapshot: an invalid snapshot fails all
  * I/O and says so on disk; an overflowed one (PO) fails writes only.  The
  * commit work writes the header (queue_work() may be called under a
  * spinlock, from any context).
  *
- * Context: any context, under s->lock.
+ * Context: under s->lock (a plain spinlock: never from hard IRQ).
  */
 void __cgsnap_invalidate(struct cgsnap *s, int err)
 {
@@ -489,7 +489,7 @@ void __cgsnap_invalidate(struct cgsnap *s, int err)
  *
  * PO: the snapshot overflows (writes fail); P and N: it is invalidated.
  *
- * Context: any context, under s->lock.
+ * Context: under s->lock (a plain spinlock: never from hard IRQ).
  */
 void __cgsnap_out_of_space(struct cgsnap *s)
 {

@@ -2,11 +2,13 @@
 /*
  * dm-cgsnap exception tables: the complete exceptions (a hash table sized
  * for the COW device) and the pending ones (a small fixed one), with the
- * slab caches of both.  Every function here runs under s->lock or before
- * the target is live.
+ * slab caches of both.  Lookups and inserts run under s->lock or before
+ * the target is live; the tables are made in the constructor and freed in
+ * task context once no bio can reach them.
  */
 #include <linux/hash.h>
 #include <linux/log2.h>
+#include <linux/mm.h>
 #include <linux/slab.h>
 
 #include "cgsnap.h"
@@ -47,7 +49,7 @@ struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old)
  * @s: the snapshot
  * @old: origin chunk
  *
- * Context: any context, under s->lock.
+ * Context: under s->lock (a plain spinlock: never from hard IRQ).
  * Return: the pe or NULL.
  */
 struct cgsnap_pe *cgsnap_lookup_pending(struct cgsnap *s, cgsnap_chunk_t old)
@@ -65,7 +67,7 @@ struct cgsnap_pe *cgsnap_lookup_pending(struct cgsnap *s, cgsnap_chunk_t old)
  * @s: the snapshot
  * @pe: the pe, its exception's old chunk set
  *
- * Context: any context, under s->lock.
+ * Context: under s->lock (a plain spinlock: never from hard IRQ).
  */
 void cgsnap_add_pending(struct cgsnap *s, struct cgsnap_pe *pe)
 {
@@ -77,7 +79,7 @@ void cgsnap_add_pending(struct cgsnap *s, struct cgsnap_pe *pe)
  * @s: the snapshot
  * @e: the exception, no longer a pe's
  *
- * Context: any context, under s->lock.
+ * Context: under s->lock (a plain spinlock: never from hard IRQ).
  */
 void cgsnap_add_complete(struct cgsnap *s, struct cgsnap_exception *e)
 {
