@@ -60,8 +60,16 @@ static void __start_pe(struct cgsnap *s, struct cgsnap_pe *pe,
 }
 
 /*
- * Maps one bio.  @can_sleep is false on the map path (GFP_NOWAIT; a failed
- * allocation defers the bio) and true in the defer work.
+ * Maps one bio.  @can_sleep is false on the map path (GFP_NOWAIT) and true
+ * in the defer work (GFP_NOIO).  Every decision is taken under s->lock;
+ * what may not be done under it (bio_set_dev(), queueing the copy) is done
+ * after the one unlock.
+ *
+ * Return: DM_MAPIO_REMAPPED, DM_MAPIO_SUBMITTED (the bio waits on a copy),
+ * DM_MAPIO_KILL, or DM_MAPIO_REQUEUE: the bio cannot be mapped without
+ * waiting here, because it is REQ_NOWAIT and would wait for a copy, or
+ * (map path only) an allocation failed; the caller fails the first with
+ * BLK_STS_AGAIN and defers the second.
  */
 static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
 {
@@ -69,9 +77,10 @@ static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
 	sector_t offset = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
 	cgsnap_chunk_t old = cgsnap_sector_to_chunk(s, offset);
 	struct cgsnap_exception *e, *new_e = NULL;
-	struct cgsnap_pe *pe, *new_pe = NULL;
-	cgsnap_chunk_t new;
-	int ret;
+	struct cgsnap_pe *pe, *new_pe = NULL, *started = NULL;
+	cgsnap_chunk_t new = 0;
+	bool to_cow = false;
+	int r;
 
 	if (can_sleep) {
 		new_pe = mempool_alloc(&s->pe_pool, GFP_NOIO);
@@ -80,73 +89,70 @@ static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
 	}
 
 	spin_lock(&s->lock);
-	if (!s->valid || (s->overflowed && bio_data_dir(bio) == WRITE))
-		goto kill;
+	if (!s->valid || (s->overflowed && bio_data_dir(bio) == WRITE)) {
+		r = DM_MAPIO_KILL;
+		goto out_unlock;
+	}
 
 	e = cgsnap_lookup(s, old);
 	if (e) {
 		new = e->new;
-		spin_unlock(&s->lock);
-		cgsnap_remap_to_cow(s, bio, new);
-		goto remapped;
+		to_cow = true;
+		r = DM_MAPIO_REMAPPED;
+		goto out_unlock;
 	}
 	if (bio_data_dir(bio) != WRITE) {
-		spin_unlock(&s->lock);
-		remap_to_origin(s, bio);
-		goto remapped;
+		r = DM_MAPIO_REMAPPED;		/* to the origin */
+		goto out_unlock;
+	}
+	if (bio_nowait(bio)) {
+		r = DM_MAPIO_REQUEUE;		/* it would wait for a copy */
+		goto out_unlock;
 	}
 
 	pe = cgsnap_lookup_pending(s, old);
 	if (pe) {
-		if (bio_nowait(bio))
-			goto wouldblock;
 		bio_list_add(&pe->bios, bio);
 		pe->nr_waiters++;
-		spin_unlock(&s->lock);
-		goto submitted;
+		r = DM_MAPIO_SUBMITTED;
+		goto out_unlock;
 	}
-	if (bio_nowait(bio))
-		goto wouldblock;
 
 	if (!new_pe) {
 		new_pe = mempool_alloc(&s->pe_pool, gfp);
 		new_e = kmem_cache_alloc(cgsnap_exception_cache, gfp);
 		if (!new_pe || !new_e) {
-			spin_unlock(&s->lock);
-			ret = DM_MAPIO_REQUEUE;	/* to the defer work */
-			goto out;
+			r = DM_MAPIO_REQUEUE;	/* to the defer work */
+			goto out_unlock;
 		}
 	}
 	if (cgsnap_store_alloc_chunk(s, &new)) {
 		__cgsnap_out_of_space(s);
-		goto kill;
+		r = DM_MAPIO_KILL;
+		goto out_unlock;
 	}
 	atomic64_inc(&s->cow_allocated);
 	__start_pe(s, new_pe, new_e, old, new, bio);
-	spin_unlock(&s->lock);
-	cgblk_pool_queue(s->pool, &new_pe->work);
-	return DM_MAPIO_SUBMITTED;
+	started = new_pe;
+	new_pe = NULL;
+	new_e = NULL;
+	r = DM_MAPIO_SUBMITTED;
 
-wouldblock:
+out_unlock:
 	spin_unlock(&s->lock);
-	bio_wouldblock_error(bio);
-	ret = DM_MAPIO_SUBMITTED;
-	goto out;
-kill:
-	spin_unlock(&s->lock);
-	ret = DM_MAPIO_KILL;
-	goto out;
-submitted:
-	ret = DM_MAPIO_SUBMITTED;
-	goto out;
-remapped:
-	ret = DM_MAPIO_REMAPPED;
-out:
+	if (r == DM_MAPIO_REMAPPED) {
+		if (to_cow)
+			cgsnap_remap_to_cow(s, bio, new);
+		else
+			remap_to_origin(s, bio);
+	}
+	if (started)
+		cgblk_pool_queue(s->pool, &started->work);
 	if (new_pe)
 		mempool_free(new_pe, &s->pe_pool);
 	if (new_e)
 		kmem_cache_free(cgsnap_exception_cache, new_e);
-	return ret;
+	return r;
 }
 
 /*
@@ -281,10 +287,18 @@ void cgsnap_defer_work(struct work_struct *work)
 		case DM_MAPIO_REMAPPED:
 			submit_bio_noacct(bio);
 			break;
+		case DM_MAPIO_SUBMITTED:
+			break;
 		case DM_MAPIO_KILL:
 			bio_io_error(bio);
 			break;
 		default:
+			/*
+			 * REQUEUE: only a REQ_NOWAIT bio, and cgsnap_map()
+			 * never defers one.
+			 */
+			WARN_ON_ONCE(1);
+			bio_wouldblock_error(bio);
 			break;
 		}
 	}
