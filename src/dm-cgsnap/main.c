@@ -176,12 +176,26 @@ static void release_cow(struct cgsnap *s)
 	mutex_unlock(&cgsnap_cows_lock);
 }
 
+/*
+ * The one teardown: of the destructor, and of every failure of the
+ * constructor, so each step copes with what was never made.  No bio is in
+ * flight: dm suspended the device, or it was never live.  In the order
+ * work flows: the defer work queues copies on the pool, the pool's copies
+ * queue commits, the commit work queues the retries of the invalid
+ * header.
+ */
 static void cgsnap_free(struct cgsnap *s)
 {
-	if (s->commit_wq)
-		destroy_workqueue(s->commit_wq);
+	debugfs_remove(s->debugfs);
 	if (s->defer_wq)
 		destroy_workqueue(s->defer_wq);
+	if (s->pool)
+		cgblk_pool_destroy(s->pool);
+	if (s->commit_wq) {
+		flush_workqueue(s->commit_wq);
+		cgsnap_drop_final(s);
+		destroy_workqueue(s->commit_wq);
+	}
 	mempool_destroy(s->buf_pool);
 	mempool_exit(&s->pe_pool);
 	bioset_exit(&s->bs);
@@ -321,7 +335,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ret = dm_set_target_max_io_len(ti, s->chunk_size);
 	if (ret) {
 		ti->error = "Cannot set the chunk size as the largest I/O";
-		goto bad_pool;
+		goto bad;
 	}
 	ti->private = s;
 	ti->num_flush_bios = 1;
@@ -338,8 +352,6 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	s->debugfs = cgsnap_stats_create(s, name, cgsnap_debugfs);
 	return 0;
 
-bad_pool:
-	cgblk_pool_destroy(s->pool);
 bad:
 	cgsnap_free(s);
 	return ret;
@@ -347,15 +359,7 @@ bad:
 
 static void cgsnap_dtr(struct dm_target *ti)
 {
-	struct cgsnap *s = ti->private;
-
-	debugfs_remove(s->debugfs);
-	/* no bio is in flight: dm suspended the device before */
-	cgblk_pool_destroy(s->pool);
-	flush_workqueue(s->defer_wq);
-	flush_workqueue(s->commit_wq);
-	cgsnap_drop_final(s);
-	cgsnap_free(s);
+	cgsnap_free(ti->private);
 }
 
 static void cgsnap_postsuspend(struct dm_target *ti)
@@ -463,7 +467,7 @@ static int __init dm_cgsnap_init(void)
 	cgsnap_debugfs = debugfs_create_dir(KBUILD_MODNAME, cgblk_debugfs_dir());
 	ret = dm_register_target(&cgsnap_target);
 	if (ret) {
-		pr_err("cannot register the cgsnap target: %d\n", ret);
+		DMERR("register failed %d", ret);
 		goto out_debugfs;
 	}
 	return 0;
