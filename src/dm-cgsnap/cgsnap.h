@@ -163,7 +163,7 @@ struct cgsnap {
 	struct hlist_head pending[256];
 
 	/* store */
-	cgsnap_chunk_t next_free;	/* P: chunk; N: sector */
+	cgsnap_chunk_t next_free;	/* the next COW chunk to give out */
 	u32 exceptions_per_area;
 	u32 current_committed;		/* entries in the current area */
 	u64 current_area;

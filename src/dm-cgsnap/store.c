@@ -390,17 +390,11 @@ void cgsnap_store_free(struct cgsnap *s)
 int cgsnap_store_alloc_chunk(struct cgsnap *s, cgsnap_chunk_t *chunk)
 {
 	lockdep_assert_held(&s->lock);
-	if (!s->persistent) {
-		if (s->cow_sectors < s->next_free + s->chunk_size)
-			return -ENOSPC;
-		*chunk = cgsnap_sector_to_chunk(s, s->next_free);
-		s->next_free += s->chunk_size;
-		return 0;
-	}
-	if (s->cow_sectors < (s->next_free + 1) * s->chunk_size)
+	if (s->cow_sectors < cgsnap_chunk_to_sector(s, s->next_free + 1))
 		return -ENOSPC;
 	*chunk = s->next_free++;
-	skip_metadata(s);
+	if (s->persistent)
+		skip_metadata(s);
 	return 0;
 }
 
@@ -501,11 +495,9 @@ void cgsnap_store_usage(struct cgsnap *s, sector_t *total,
 			sector_t *allocated, sector_t *metadata)
 {
 	*total = s->cow_sectors;
-	if (!s->persistent) {
-		*allocated = s->next_free;
-		*metadata = 0;
-		return;
-	}
-	*allocated = s->next_free * s->chunk_size;
-	*metadata = (s->current_area + 1 + CGSNAP_HDR_CHUNKS) * s->chunk_size;
+	*allocated = cgsnap_chunk_to_sector(s, s->next_free);
+	*metadata = 0;
+	if (s->persistent)	/* the header and the areas so far */
+		*metadata = cgsnap_chunk_to_sector(s, CGSNAP_HDR_CHUNKS +
+						   s->current_area + 1);
 }
