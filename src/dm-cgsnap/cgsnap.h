@@ -166,6 +166,7 @@ struct cgsnap {
 	cgsnap_chunk_t next_free;	/* the next COW chunk to give out */
 	u32 exceptions_per_area;
 	u32 current_committed;		/* entries in the current area */
+	u32 uncommitted;		/* entries added to it, not yet written */
 	u64 current_area;
 	void *area;			/* the current metadata area (P) */
 	void *zero_area;
@@ -240,13 +241,17 @@ void cgsnap_drop_work(struct work_struct *work);
 void cgsnap_drop_final(struct cgsnap *s);
 
 /* store.c */
-int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error);
+/* adds one exception read from the store; 0 or a negative errno */
+typedef int (*cgsnap_add_fn)(void *ctx, cgsnap_chunk_t old, cgsnap_chunk_t new);
+int cgsnap_store_open(struct cgsnap *s, bool chunk_from_table, char **error);
+int cgsnap_store_read(struct cgsnap *s, cgsnap_add_fn add, void *ctx,
+		      char **error);
 int cgsnap_set_chunk_size(struct cgsnap *s, unsigned int chunk_size,
 			  char **error);
 void cgsnap_store_free(struct cgsnap *s);
 int cgsnap_store_alloc_chunk(struct cgsnap *s, cgsnap_chunk_t *chunk);
-int cgsnap_store_commit(struct cgsnap *s, struct list_head *batch,
-			unsigned int n);
+void cgsnap_store_add(struct cgsnap *s, cgsnap_chunk_t old, cgsnap_chunk_t new);
+int cgsnap_store_commit(struct cgsnap *s);
 unsigned int cgsnap_store_room(struct cgsnap *s);
 int cgsnap_store_drop(struct cgsnap *s);
 void cgsnap_store_usage(struct cgsnap *s, sector_t *total,

@@ -399,7 +399,9 @@ void cgsnap_commit_work(struct work_struct *work)
 		put_bufs(s, &failed);
 
 		if (n) {
-			ret = cgsnap_store_commit(s, &batch, n);
+			list_for_each_entry(pe, &batch, commit_entry)
+				cgsnap_store_add(s, pe->e->old, pe->e->new);
+			ret = cgsnap_store_commit(s);
 			if (ret)
 				DMERR("Cannot commit exceptions: error %d", ret);
 			else

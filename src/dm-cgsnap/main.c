@@ -210,6 +210,12 @@ static void cgsnap_free(struct cgsnap *s)
 	kfree(s);
 }
 
+/* cgsnap_store_read()'s callback: an exception of the store, at load. */
+static int add_exception(void *ctx, cgsnap_chunk_t old, cgsnap_chunk_t new)
+{
+	return cgsnap_insert_exception(ctx, old, new, GFP_KERNEL);
+}
+
 /*
  * <origin> <cow> <P|PO|N> <chunk_size> [<#features> [discard_zeroes_cow]
  * [discard_passdown_origin]]
@@ -290,7 +296,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	s->cow_sectors = compat_bdev_nr_sectors(s->cow->bdev);
 
 	if (chunk_size) {
-		/* store_load may replace it by the stored one */
+		/* cgsnap_store_open() may replace it by the stored one */
 		ret = cgsnap_set_chunk_size(s, chunk_size, &ti->error);
 		if (ret)
 			goto bad;
@@ -306,7 +312,15 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot allocate mempool for pending exceptions";
 		goto bad;
 	}
-	ret = cgsnap_store_load(s, chunk_size != 0, &ti->error);
+	ret = cgsnap_store_open(s, chunk_size != 0, &ti->error);
+	if (ret)
+		goto bad;
+	ret = cgsnap_alloc_tables(s);	/* for the final chunk size */
+	if (ret) {
+		ti->error = "Unable to allocate hash table space";
+		goto bad;
+	}
+	ret = cgsnap_store_read(s, add_exception, s, &ti->error);
 	if (ret)
 		goto bad;
 	ret = -ENOMEM;

@@ -186,7 +186,8 @@ int cgsnap_set_chunk_size(struct cgsnap *s, unsigned int chunk_size,
 	return 0;
 }
 
-static int read_areas(struct cgsnap *s, char **error)
+static int read_areas(struct cgsnap *s, cgsnap_add_fn add, void *ctx,
+		      char **error)
 {
 	void *buf = kvmalloc(chunk_bytes(s), GFP_KERNEL);
 	bool full = true;
@@ -216,9 +217,9 @@ static int read_areas(struct cgsnap *s, char **error)
 			}
 			if (s->next_free <= new)
 				s->next_free = new + 1;
-			ret = cgsnap_insert_exception(s, old, new, GFP_KERNEL);
+			ret = add(ctx, old, new);
 			if (ret) {
-				*error = "Cannot allocate the exception table";
+				*error = "Cannot load the exceptions of the snapshot metadata";
 				goto out;
 			}
 		}
@@ -251,7 +252,7 @@ static int alloc_areas(struct cgsnap *s, char **error)
 }
 
 /**
- * cgsnap_store_load - read (or create) the exception store
+ * cgsnap_store_open - open (or create) the exception store
  * @s: the snapshot, with its devices, store type and table chunk size set
  *	(0: none given)
  * @chunk_from_table: the table gave a chunk size
@@ -259,13 +260,14 @@ static int alloc_areas(struct cgsnap *s, char **error)
  *
  * Persistent: reads the header; a zero magic makes a new store (header and
  * zeroed first area), another non-SnAp magic is refused; the header's chunk
- * size wins over the table's; an invalid header loads as an Invalid
- * snapshot.  Transient: nothing on disk.
+ * size wins over the table's; an invalid header opens as an Invalid
+ * snapshot.  Transient: nothing on disk.  The chunk size is final when this
+ * returns 0; cgsnap_store_read() then reads the exceptions.
  *
  * Context: task context (the target's constructor); sleeps.
  * Return: 0 or a negative errno with *@error set.
  */
-int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error)
+int cgsnap_store_open(struct cgsnap *s, bool chunk_from_table, char **error)
 {
 	struct cgsnap_disk_header *dh;
 	unsigned int on_disk;
@@ -284,7 +286,7 @@ int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error)
 			*error = "COW device is smaller than one chunk";
 			return -EINVAL;
 		}
-		goto tables_only;
+		return 0;
 	}
 
 	if (s->cow_sectors < 2ULL * s->chunk_size) {
@@ -316,7 +318,7 @@ int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error)
 		s->current_area = 0;
 		s->current_committed = 0;
 		s->next_free = CGSNAP_HDR_CHUNKS + 1;
-		goto tables;
+		goto out;
 	}
 	if (le32_to_cpu(dh->magic) != CGSNAP_MAGIC) {
 		*error = "COW device has no SnAp signature (not a snapshot store)";
@@ -349,21 +351,34 @@ int cgsnap_store_load(struct cgsnap *s, bool chunk_from_table, char **error)
 	s->next_free = CGSNAP_HDR_CHUNKS + 1;
 	if (!s->valid)
 		DMWARN("Snapshot is marked invalid.");
-tables:
-	ret = cgsnap_alloc_tables(s);
-	if (ret)
-		*error = "Unable to allocate hash table space";
-	else if (s->valid)
-		ret = read_areas(s, error);
 out:
 	kvfree(buf);
 	return ret;
+}
 
-tables_only:
-	ret = cgsnap_alloc_tables(s);
-	if (ret)
-		*error = "Unable to allocate hash table space";
-	return ret;
+/**
+ * cgsnap_store_read - hand every exception of the store to a callback
+ * @s: the snapshot, its store open
+ * @add: called for each exception, in the order of the metadata (a later
+ *	entry for the same origin chunk replaces an earlier one); a non-zero
+ *	return stops the read and is returned
+ * @ctx: passed to @add
+ * @error: where to put the ti->error text
+ *
+ * As dm-snap-persistent's read_exceptions(): only the store's own state
+ * (the allocation cursor, the current area) is set here; what the
+ * exceptions go into is the caller's.  Nothing for a transient or an
+ * invalid store.
+ *
+ * Context: task context (the target's constructor); sleeps.
+ * Return: 0 or a negative errno with *@error set.
+ */
+int cgsnap_store_read(struct cgsnap *s, cgsnap_add_fn add, void *ctx,
+		      char **error)
+{
+	if (!s->persistent || !s->valid)
+		return 0;
+	return read_areas(s, add, ctx, error);
 }
 
 /**
@@ -402,7 +417,7 @@ int cgsnap_store_alloc_chunk(struct cgsnap *s, cgsnap_chunk_t *chunk)
  * cgsnap_store_room - entries the next commit may take
  * @s: the snapshot
  *
- * Context: the commit work.
+ * Context: the commit work, before it adds the entries of a commit.
  * Return: free entries of the current metadata area (transient: no limit).
  */
 unsigned int cgsnap_store_room(struct cgsnap *s)
@@ -413,34 +428,49 @@ unsigned int cgsnap_store_room(struct cgsnap *s)
 }
 
 /**
- * cgsnap_store_commit - write a batch of new exceptions to disk
+ * cgsnap_store_add - add a new exception to the next commit
  * @s: the snapshot
- * @batch: the pending exceptions (struct cgsnap_pe.commit_entry), at most
- *	cgsnap_store_room() of them, whose data is on the COW device
- * @n: their number
+ * @old: origin chunk
+ * @new: its COW chunk, the copy's data on the COW device
  *
- * Adds them to the current metadata area and writes it with a flush before
- * and FUA, after zeroing the next area on disk when this fills the current
- * one.  Transient stores have nothing to write.
+ * At most cgsnap_store_room() times before each cgsnap_store_commit().
+ *
+ * Context: the commit work.
+ */
+void cgsnap_store_add(struct cgsnap *s, cgsnap_chunk_t old, cgsnap_chunk_t new)
+{
+	struct cgsnap_disk_exception *de = s->area;
+	u32 idx = s->current_committed + s->uncommitted;
+
+	if (!s->persistent)
+		return;
+	de[idx].old_chunk = cpu_to_le64(old);
+	de[idx].new_chunk = cpu_to_le64(new);
+	s->uncommitted++;
+}
+
+/**
+ * cgsnap_store_commit - write the exceptions added since the last commit
+ * @s: the snapshot
+ *
+ * Writes the current metadata area with a flush before and FUA, after
+ * zeroing the next area on disk when this fills the current one.
+ * Transient stores have nothing to write.  Whatever it returns, the added
+ * exceptions are no longer pending in the store: after a failure the
+ * snapshot is invalidated, and the next commit (if any) rewrites those
+ * entries.
  *
  * Context: the commit work (task context, one at a time); sleeps.
  * Return: 0 or a negative errno (the snapshot must then be invalidated).
  */
-int cgsnap_store_commit(struct cgsnap *s, struct list_head *batch,
-			unsigned int n)
+int cgsnap_store_commit(struct cgsnap *s)
 {
-	struct cgsnap_disk_exception *de = s->area;
-	struct cgsnap_pe *pe;
-	u32 idx = s->current_committed;
+	u32 idx = s->current_committed + s->uncommitted;
 	int ret;
 
-	if (!s->persistent || !n)
+	s->uncommitted = 0;
+	if (!s->persistent || idx == s->current_committed)
 		return 0;
-	list_for_each_entry(pe, batch, commit_entry) {
-		de[idx].old_chunk = cpu_to_le64(pe->e->old);
-		de[idx].new_chunk = cpu_to_le64(pe->e->new);
-		idx++;
-	}
 	if (idx == s->exceptions_per_area) {
 		ret = cgsnap_chunk_io(s, s->zero_area,
 				      area_location(s, s->current_area + 1),
