@@ -116,91 +116,117 @@ enum cgsnap_pe_phase {
  * A pending exception: the copy of one chunk, from the write that needed
  * it to the commit of its metadata.  Writes to the chunk that arrive in
  * the meantime wait on @bios; reads go to the (read-only) origin.
+ *
+ * Ownership: a pe belongs to one stage at a time, in this order: the map
+ * path makes it under s->lock; then the worker of its blkcg (START, and
+ * COPIED), or s->buf_waiters while it waits for a copy buffer; the origin
+ * read's completion (READ); the COW write's completion (WRITE), which
+ * hands it to the commit work, which frees it.  Each hand-off
+ * (cgblk_pool_queue(), submit_bio(), queue_commit(), the buffer waiters'
+ * requeue) orders the stages, so the fields marked "owner" are read and
+ * written by the owning stage alone, without a lock.  As long as the pe is
+ * in s->pending the map path may add writes to it: the fields marked
+ * "s->lock" are shared with it.
  */
 struct cgsnap_pe {
-	struct cgblk_work work;		/* charge: the first writer's cgroups */
-	struct hlist_node node;		/* s->pending */
-	struct list_head commit_entry;	/* s->to_commit */
-	struct list_head buf_entry;	/* s->buf_waiters */
-	struct cgsnap *s;
-	struct cgsnap_exception *e;	/* preallocated, inserted at commit */
-	struct bio_list bios;		/* waiting writes, in arrival order */
+	/* owner; its charge: the first writer's cgroups, set by the map path */
+	struct cgblk_work work;
+	struct hlist_node node;		/* s->pending; s->lock */
+	/* on s->to_commit (s->commit_lock), then the commit work's batch */
+	struct list_head commit_entry;
+	struct list_head buf_entry;	/* s->buf_waiters; s->buf_lock */
+	struct cgsnap *s;		/* set by the map path, then constant */
+	struct cgsnap_exception *e;	/* likewise; preallocated, inserted at commit */
+	struct bio_list bios;		/* waiting writes, in arrival order; s->lock */
 	/* the write the copy carries: a whole-chunk one, or the first partial one, merged */
-	struct bio *full_bio;
-	void *buf;			/* copy buffer: kmalloc()/vmalloc()ed, or */
-	bool buf_reserve;		/* ... from s->buf_pool's reserve */
-	unsigned int read_sectors;	/* of the origin read into buf */
-	struct cgsnap_cgstat *stat;
-	unsigned int nr_waiters;
-	enum cgsnap_pe_phase phase;
-	int error;
+	struct bio *full_bio;		/* owner (taken off @bios under s->lock) */
+	void *buf;			/* owner; copy buffer: kmalloc()/vmalloc()ed, or */
+	bool buf_reserve;		/* ... from s->buf_pool's reserve; owner */
+	unsigned int read_sectors;	/* owner; of the origin read into buf */
+	struct cgsnap_cgstat *stat;	/* owner; set at the first start */
+	unsigned int nr_waiters;	/* s->lock; final once out of s->pending */
+	enum cgsnap_pe_phase phase;	/* owner */
+	int error;			/* owner */
 };
 
+/*
+ * One cgsnap target.  "const" fields are set by the constructor and never
+ * change while the target lives; the others name what protects them.
+ */
 struct cgsnap {
-	struct dm_target *ti;
-	struct dm_dev *origin;
-	struct dm_dev *cow;
-	struct list_head cow_entry;	/* main.c: COW devices in use */
+	struct dm_target *ti;		/* const */
+	struct dm_dev *origin;		/* const */
+	struct dm_dev *cow;		/* const */
+	struct list_head cow_entry;	/* main.c: COW devices in use; cgsnap_cows_lock */
 
-	/* table */
+	/* table; const */
 	bool persistent;
 	bool overflow_ok;		/* PO */
 	bool discard_zeroes_cow;
 	bool discard_passdown_origin;
 
-	unsigned int chunk_size;	/* sectors */
-	unsigned int chunk_shift;
-	sector_t cow_sectors;
+	unsigned int chunk_size;	/* sectors; const */
+	unsigned int chunk_shift;	/* const */
+	sector_t cow_sectors;		/* const */
 
 	spinlock_t lock;		/* see the top of this file */
+	/*
+	 * s->lock; written with WRITE_ONCE(): the copy and commit paths
+	 * read them unlocked (READ_ONCE()) as a hint, and decide under the
+	 * lock.
+	 */
 	bool valid;
 	bool overflowed;
-	bool drop_pending;		/* header must be written invalid */
+	bool drop_pending;		/* header must be written invalid; s->lock */
 
-	/* exception tables */
+	/* exception tables: the arrays const, their entries s->lock */
 	struct hlist_head *complete;
 	unsigned int complete_bits;
 	struct hlist_head pending[256];
 
-	/* store */
-	cgsnap_chunk_t next_free;	/* the next COW chunk to give out */
-	u32 exceptions_per_area;
+	/* store (store.c only) */
+	cgsnap_chunk_t next_free;	/* the next COW chunk to give out; s->lock */
+	u32 exceptions_per_area;	/* const */
+	/*
+	 * The commit work alone writes these two, under s->lock (the status
+	 * reads them under it), and reads them without it.
+	 */
 	u32 current_committed;		/* entries in the current area */
-	u32 uncommitted;		/* entries added to it, not yet written */
 	u64 current_area;
-	void *area;			/* the current metadata area (P) */
-	void *zero_area;
-	void *header;			/* header chunk buffer (P) */
+	u32 uncommitted;		/* entries added, not yet written; the commit work */
+	void *area;			/* the current metadata area (P); the commit work */
+	void *zero_area;		/* const contents */
+	void *header;			/* header chunk buffer (P); commit_wq, destructor */
 
 	spinlock_t commit_lock;		/* to_commit; taken in IRQ context */
-	struct list_head to_commit;
+	struct list_head to_commit;	/* copied pes; s->commit_lock */
 	struct work_struct commit_work;
-	struct workqueue_struct *commit_wq;
+	struct workqueue_struct *commit_wq;	/* const; ordered */
 	/* retries of a failed invalid-header write, on commit_wq */
 	struct delayed_work drop_work;
 	unsigned int drop_tries;	/* commit_wq only */
 
 	/* map-path fallback: bios whose allocation failed, and discards */
-	struct bio_list deferred;
+	struct bio_list deferred;	/* s->lock */
 	struct work_struct defer_work;
-	struct workqueue_struct *defer_wq;
+	struct workqueue_struct *defer_wq;	/* const */
 
-	struct cgblk_pool *pool;
+	struct cgblk_pool *pool;	/* const */
 	struct bio_set bs;
 	mempool_t pe_pool;
-	mempool_t *buf_pool;
+	mempool_t *buf_pool;		/* const */
 	spinlock_t buf_lock;		/* buf_waiters, reserve_held; task context */
-	struct list_head buf_waiters;	/* copies waiting for a buffer */
-	unsigned int reserve_held;	/* ... by copies without a cgstat */
+	struct list_head buf_waiters;	/* copies waiting for a buffer; s->buf_lock */
+	unsigned int reserve_held;	/* ... by copies without a cgstat; s->buf_lock */
 
 	/* statistics */
 	spinlock_t stat_lock;
-	struct list_head stats;
-	unsigned int nr_stats;
+	struct list_head stats;		/* s->stat_lock */
+	unsigned int nr_stats;		/* s->stat_lock */
 	atomic64_t copies, full_writes, merged_writes, waiters, commits;
 	atomic64_t buf_kmalloc, buf_vmalloc, buf_reserve, buf_waits;
 	atomic64_t cow_allocated;
-	struct dentry *debugfs;
+	struct dentry *debugfs;		/* const */
 };
 
 static inline sector_t cgsnap_chunk_to_sector(struct cgsnap *s,

@@ -480,7 +480,7 @@ void __cgsnap_invalidate(struct cgsnap *s, int err)
 		DMERR("Invalidating snapshot: Error reading/writing.");
 	else if (err == -ENOMEM || err == -ENOSPC)
 		DMERR("Invalidating snapshot: Unable to allocate exception.");
-	s->valid = false;
+	WRITE_ONCE(s->valid, false);
 	s->drop_pending = true;
 	queue_work(s->commit_wq, &s->commit_work);
 }
@@ -498,7 +498,7 @@ void __cgsnap_out_of_space(struct cgsnap *s)
 	lockdep_assert_held(&s->lock);
 	if (s->overflow_ok) {
 		if (s->valid && !s->overflowed) {
-			s->overflowed = true;
+			WRITE_ONCE(s->overflowed, true);
 			DMERR("Snapshot overflowed: Unable to allocate exception.");
 		}
 	} else {
