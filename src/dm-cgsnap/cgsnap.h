@@ -105,6 +105,16 @@ struct cgsnap_cgstat {
 	char path[];
 };
 
+/* Why a snapshot is invalid: debugfs "invalid_reason", the kernel line. */
+enum cgsnap_invalid {
+	CGSNAP_VALID,
+	CGSNAP_INVALID_ON_DISK,		/* its header said so when loaded */
+	CGSNAP_INVALID_FULL,		/* no room for an exception (P, N) */
+	CGSNAP_INVALID_ORIGIN_READ,	/* a copy could not read the origin */
+	CGSNAP_INVALID_COW_WRITE,	/* a copy could not write the COW device */
+	CGSNAP_INVALID_METADATA,	/* a commit of exceptions failed */
+};
+
 enum cgsnap_pe_phase {
 	CGSNAP_PE_START,	/* queued on the cgroup's worker */
 	CGSNAP_PE_READ,		/* origin read in flight */
@@ -178,6 +188,10 @@ struct cgsnap {
 	bool valid;
 	bool overflowed;
 	bool drop_pending;		/* header must be written invalid; s->lock */
+	/* why it became invalid, the error and origin chunk if any; s->lock */
+	enum cgsnap_invalid invalid_reason;
+	int invalid_error;
+	cgsnap_chunk_t invalid_chunk;
 
 	/* exception tables: the arrays const, their entries s->lock */
 	struct hlist_head *complete;
@@ -261,7 +275,9 @@ void cgsnap_remap_to_cow(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t new);
 /* cow.c */
 bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work);
 void cgsnap_commit_work(struct work_struct *work);
-void __cgsnap_invalidate(struct cgsnap *s, int err);
+void __cgsnap_invalidate(struct cgsnap *s, enum cgsnap_invalid why, int err,
+			 cgsnap_chunk_t chunk);
+const char *cgsnap_invalid_name(enum cgsnap_invalid why);
 void __cgsnap_out_of_space(struct cgsnap *s);
 void cgsnap_drop_work(struct work_struct *work);
 void cgsnap_drop_final(struct cgsnap *s);

@@ -402,10 +402,14 @@ void cgsnap_commit_work(struct work_struct *work)
 			list_for_each_entry(pe, &batch, commit_entry)
 				cgsnap_store_add(s, pe->e->old, pe->e->new);
 			ret = cgsnap_store_commit(s);
-			if (ret)
-				DMERR("Cannot commit exceptions: error %d", ret);
-			else
+			if (ret) {
+				spin_lock(&s->lock);
+				__cgsnap_invalidate(s, CGSNAP_INVALID_METADATA,
+						    ret, 0);
+				spin_unlock(&s->lock);
+			} else {
 				atomic64_inc(&s->commits);
+			}
 		}
 		list_for_each_entry_safe(pe, tmp, &batch, commit_entry)
 			finish_pe(s, pe, ret ? -EIO : 0);
@@ -427,7 +431,11 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 	if (!error) {
 		cgsnap_add_complete(s, pe->e);
 	} else {
-		__cgsnap_invalidate(s, error == -ENOSPC ? -ENOSPC : -EIO);
+		/* a copy's error: the stage it failed in says which I/O */
+		__cgsnap_invalidate(s, pe->phase == CGSNAP_PE_WRITE ?
+				    CGSNAP_INVALID_COW_WRITE :
+				    CGSNAP_INVALID_ORIGIN_READ,
+				    error, pe->e->old);
 		kmem_cache_free(cgsnap_exception_cache, pe->e);
 	}
 	bios = pe->bios;
@@ -459,27 +467,73 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 	mempool_free(pe, &s->pe_pool);
 }
 
+static const char *const cgsnap_invalid_names[] = {
+	[CGSNAP_VALID]			= "none",
+	[CGSNAP_INVALID_ON_DISK]	= "marked_invalid_on_disk",
+	[CGSNAP_INVALID_FULL]		= "cow_full",
+	[CGSNAP_INVALID_ORIGIN_READ]	= "origin_read_error",
+	[CGSNAP_INVALID_COW_WRITE]	= "cow_write_error",
+	[CGSNAP_INVALID_METADATA]	= "metadata_write_error",
+};
+
+/**
+ * cgsnap_invalid_name - the debugfs name of a reason for invalidity
+ * @why: the reason
+ *
+ * Context: any context.
+ * Return: a static string.
+ */
+const char *cgsnap_invalid_name(enum cgsnap_invalid why)
+{
+	if (why >= ARRAY_SIZE(cgsnap_invalid_names))
+		return "?";
+	return cgsnap_invalid_names[why];
+}
+
 /**
  * __cgsnap_invalidate - make the snapshot invalid
  * @s: the snapshot
- * @err: why: -EIO (COW or metadata I/O) or -ENOSPC (full)
+ * @why: the reason, for the kernel line and debugfs
+ * @err: the error of the failed I/O (-ENOSPC for a full COW device)
+ * @chunk: the origin chunk of the failed copy (copy errors only)
  *
  * Invalidation and overflow, as dm-snapshot: an invalid snapshot fails all
  * I/O and says so on disk; an overflowed one (PO) fails writes only.  The
- * commit work writes the header (queue_work() may be called under a
- * spinlock, from any context).
+ * first reason is kept and said in one kernel line; later ones are
+ * consequences.  The commit work writes the header (queue_work() may be
+ * called under a spinlock, from any context).
  *
  * Context: under s->lock (a plain spinlock: never from hard IRQ).
  */
-void __cgsnap_invalidate(struct cgsnap *s, int err)
+void __cgsnap_invalidate(struct cgsnap *s, enum cgsnap_invalid why, int err,
+			 cgsnap_chunk_t chunk)
 {
+	const char *dev = dm_table_device_name(s->ti->table);
+
 	lockdep_assert_held(&s->lock);
 	if (!s->valid)
 		return;
-	if (err == -EIO)
-		DMERR("Invalidating snapshot: Error reading/writing.");
-	else if (err == -ENOMEM || err == -ENOSPC)
-		DMERR("Invalidating snapshot: Unable to allocate exception.");
+	switch (why) {
+	case CGSNAP_INVALID_FULL:
+		DMERR("%s: Invalidating snapshot: COW device full (%llu sectors)",
+		      dev, (unsigned long long)s->cow_sectors);
+		break;
+	case CGSNAP_INVALID_ORIGIN_READ:
+		DMERR("%s: Invalidating snapshot: error %d reading origin chunk %llu to copy it",
+		      dev, err, (unsigned long long)chunk);
+		break;
+	case CGSNAP_INVALID_COW_WRITE:
+		DMERR("%s: Invalidating snapshot: error %d writing the COW copy of chunk %llu",
+		      dev, err, (unsigned long long)chunk);
+		break;
+	default:
+		DMERR("%s: Invalidating snapshot: error %d writing the exception metadata",
+		      dev, err);
+		break;
+	}
+	s->invalid_reason = why;
+	s->invalid_error = err;
+	s->invalid_chunk = chunk;
 	WRITE_ONCE(s->valid, false);
 	s->drop_pending = true;
 	queue_work(s->commit_wq, &s->commit_work);
@@ -502,7 +556,7 @@ void __cgsnap_out_of_space(struct cgsnap *s)
 			DMERR("Snapshot overflowed: Unable to allocate exception.");
 		}
 	} else {
-		__cgsnap_invalidate(s, -ENOSPC);
+		__cgsnap_invalidate(s, CGSNAP_INVALID_FULL, -ENOSPC, 0);
 	}
 }
 

@@ -88,7 +88,21 @@ void cgsnap_stats_free(struct cgsnap *s)
 void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s)
 {
 	struct cgsnap_cgstat *st;
+	enum cgsnap_invalid why;
+	bool valid, overflowed;
+	cgsnap_chunk_t chunk;
+	int error;
 
+	spin_lock(&s->lock);
+	valid = s->valid;
+	overflowed = s->overflowed;
+	why = s->invalid_reason;
+	error = s->invalid_error;
+	chunk = s->invalid_chunk;
+	spin_unlock(&s->lock);
+	seq_printf(m, "state %s\ninvalid_reason %s\ninvalid_error %d\ninvalid_chunk %llu\n",
+		   !valid ? "invalid" : overflowed ? "overflow" : "valid",
+		   cgsnap_invalid_name(why), error, (unsigned long long)chunk);
 	seq_printf(m, "copies %lld\nfull_chunk_writes %lld\nmerged_writes %lld\nwaiters %lld\ncommits %lld\nchunks_allocated %lld\n",
 		   (long long)atomic64_read(&s->copies),
 		   (long long)atomic64_read(&s->full_writes),

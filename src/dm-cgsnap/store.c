@@ -349,8 +349,10 @@ int cgsnap_store_open(struct cgsnap *s, bool chunk_from_table, char **error)
 	if (ret)
 		goto out;
 	s->next_free = CGSNAP_HDR_CHUNKS + 1;
-	if (!s->valid)
+	if (!s->valid) {
 		DMWARN("Snapshot is marked invalid.");
+		s->invalid_reason = CGSNAP_INVALID_ON_DISK;
+	}
 out:
 	kvfree(buf);
 	return ret;
