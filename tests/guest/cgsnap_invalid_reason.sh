@@ -20,7 +20,7 @@ osz=$(blockdev --getsz /dev/ram0)
 csz=$(blockdev --getsz /dev/ram1)
 
 dbg() {	# NAME: the snapshot's debugfs file
-	cat "/sys/kernel/debug/cgblk/dm_cgsnap/$(basename "$(readlink -f "/dev/mapper/$1")")@0"
+	cat "/sys/kernel/debug/cgblk/dm_cgsnap/dm-$(dmsetup info -c --noheadings -o minor "$1" | tr -d ' ')@0"
 }
 field() { dbg "$1" | sed -n "s/^$2 //p"; }	# NAME KEY: a debugfs value
 swap() {	# NAME TABLE: a new table for a live device
