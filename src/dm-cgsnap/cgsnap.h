@@ -153,7 +153,7 @@ struct cgsnap_pe {
 	void *buf;			/* owner; copy buffer: kmalloc()/vmalloc()ed, or */
 	bool buf_reserve;		/* ... from s->buf_pool's reserve; owner */
 	unsigned int read_sectors;	/* owner; of the origin read into buf */
-	struct cgsnap_cgstat *stat;	/* owner; set at the first start */
+	struct cgsnap_cgstat *stat;	/* owner; set by a start (NULL: none yet) */
 	unsigned int nr_waiters;	/* s->lock; final once out of s->pending */
 	enum cgsnap_pe_phase phase;	/* owner */
 	int error;			/* owner */
@@ -161,7 +161,9 @@ struct cgsnap_pe {
 
 /*
  * One cgsnap target.  "const" fields are set by the constructor and never
- * change while the target lives; the others name what protects them.
+ * change while the target lives; the others name what protects them once
+ * the target is live (the constructor and the destructor, which run alone,
+ * touch them without it).
  */
 struct cgsnap {
 	struct dm_target *ti;		/* const */
@@ -181,9 +183,12 @@ struct cgsnap {
 
 	spinlock_t lock;		/* see the top of this file */
 	/*
-	 * s->lock; written with WRITE_ONCE(): the copy and commit paths
-	 * read them unlocked (READ_ONCE()) as a hint, and decide under the
-	 * lock.
+	 * s->lock; written with WRITE_ONCE().  Neither ever reverts, so an
+	 * unlocked READ_ONCE() (a copy's start, the commit work's batch,
+	 * a discard's map) may fail I/O a little late but never lets I/O
+	 * through that the state forbids.  A copy whose commit was under
+	 * way when the snapshot became invalid still completes, its
+	 * waiting writes too (dm-snapshot fails them).
 	 */
 	bool valid;
 	bool overflowed;
@@ -203,14 +208,14 @@ struct cgsnap {
 	u32 exceptions_per_area;	/* const */
 	/*
 	 * The commit work alone writes these two, under s->lock (the status
-	 * reads them under it), and reads them without it.
+	 * reads current_area under it), and reads them without it.
 	 */
 	u32 current_committed;		/* entries in the current area */
 	u64 current_area;
 	u32 uncommitted;		/* entries added, not yet written; the commit work */
 	void *area;			/* the current metadata area (P); the commit work */
 	void *zero_area;		/* const contents */
-	void *header;			/* header chunk buffer (P); commit_wq, destructor */
+	void *header;			/* header chunk buffer (P); commit_wq */
 
 	spinlock_t commit_lock;		/* to_commit; taken in IRQ context */
 	struct list_head to_commit;	/* copied pes; s->commit_lock */

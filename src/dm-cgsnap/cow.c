@@ -190,7 +190,7 @@ bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		write_copy(s, pe);
 		return false;
 	}
-	if (!pe->stat)	/* not on a second start, after waiting for a buffer */
+	if (!pe->stat)	/* tried again at each start until it is there */
 		pe->stat = cgsnap_stat_get(s, &pe->work.charge);
 	if (!READ_ONCE(s->valid)) {
 		end_copy(pe, -EIO);

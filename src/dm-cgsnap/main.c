@@ -167,10 +167,9 @@ out:
 	return ret;
 }
 
+/* Also for a table that never claimed one (its entry points to itself). */
 static void release_cow(struct cgsnap *s)
 {
-	if (list_empty(&s->cow_entry))
-		return;
 	mutex_lock(&cgsnap_cows_lock);
 	list_del_init(&s->cow_entry);
 	mutex_unlock(&cgsnap_cows_lock);
@@ -179,16 +178,19 @@ static void release_cow(struct cgsnap *s)
 /*
  * The one teardown: of the destructor, and of every failure of the
  * constructor, so each step copes with what was never made.  No bio is in
- * flight: dm suspended the device, or it was never live.  In the order
- * work flows: the defer work queues copies on the pool, the pool's copies
- * queue commits, the commit work queues the retries of the invalid
- * header.
+ * flight: dm suspended the device, or it was never live; so no copy is
+ * alive either (each holds the bio that needed it), and nothing is queued
+ * on the pool or waits for a buffer or a commit.  What may still run is
+ * the tail of a work item: the defer work first (it queues copies on the
+ * pool), then the pool, then the commit work and the retries of the
+ * invalid header, which it queues.
  */
 static void cgsnap_free(struct cgsnap *s)
 {
 	debugfs_remove(s->debugfs);
 	if (s->defer_wq)
 		destroy_workqueue(s->defer_wq);
+	WARN_ON_ONCE(!list_empty(&s->to_commit) || !list_empty(&s->buf_waiters));
 	if (s->pool)
 		cgblk_pool_destroy(s->pool);
 	if (s->commit_wq) {

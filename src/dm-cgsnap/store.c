@@ -194,8 +194,10 @@ static int read_areas(struct cgsnap *s, cgsnap_add_fn add, void *ctx,
 	u32 i;
 	int ret = 0;
 
-	if (!buf)
+	if (!buf) {
+		*error = "Cannot allocate a metadata area buffer";
 		return -ENOMEM;
+	}
 	for (s->current_area = 0; full; s->current_area++) {
 		ret = cgsnap_chunk_io(s, buf, area_location(s, s->current_area),
 				      REQ_OP_READ);
@@ -294,8 +296,10 @@ int cgsnap_store_open(struct cgsnap *s, bool chunk_from_table, char **error)
 		return -EINVAL;
 	}
 	buf = kvzalloc(chunk_bytes(s), GFP_KERNEL);
-	if (!buf)
+	if (!buf) {
+		*error = "Cannot allocate the header buffer";
 		return -ENOMEM;
+	}
 	ret = cgsnap_chunk_io(s, buf, 0, REQ_OP_READ);
 	if (ret) {
 		*error = "Cannot read the snapshot header";
@@ -444,7 +448,7 @@ void cgsnap_store_add(struct cgsnap *s, cgsnap_chunk_t old, cgsnap_chunk_t new)
 	struct cgsnap_disk_exception *de = s->area;
 	u32 idx = s->current_committed + s->uncommitted;
 
-	if (!s->persistent)
+	if (!s->persistent || WARN_ON_ONCE(idx >= s->exceptions_per_area))
 		return;
 	de[idx].old_chunk = cpu_to_le64(old);
 	de[idx].new_chunk = cpu_to_le64(new);
