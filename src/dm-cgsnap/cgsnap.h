@@ -5,7 +5,8 @@
  * The units, along the life of a write: main.c (the target: table,
  * constructor, destructor, status, module parameters), map.c (the map
  * paths), cow.c (copy and commit), store.c (the on-disk format),
- * exception.c (the exception tables), stats.c (statistics, debugfs).
+ * exception.c (the exception tables), stats.c (statistics, debugfs),
+ * origin.c (the snapshots of an origin, and the cgsnap-origin target).
  *
  * Life of a write to a chunk that has no exception yet:
  *
@@ -37,9 +38,13 @@
  * may wait for admission (a tag, wbt, iocost), and a completion must never
  * wait for that, least of all on a work item other completions share (with
  * a COW device whose completions go through cgblk_offload, the completion
- * that frees the tag would wait behind it).  Reads never wait: the origin is read-only, so a chunk
- * without a complete exception is read from the origin.  When GFP_NOWAIT
- * fails, the bio goes to the defer work, which maps it with GFP_NOIO.
+ * that frees the tag would wait behind it).  Reads never wait: a chunk
+ * without a complete exception is read from the origin, and tracked until
+ * the read completes (s->tracked), so that an origin write through
+ * cgsnap-origin (origin.c), whose copy of the chunk is committed, is held
+ * until then (s->parked) and resubmitted from the release work.  When
+ * GFP_NOWAIT fails, the bio goes to the defer work, which maps it with
+ * GFP_NOIO.
  *
  * Locking: s->lock (a spinlock, never held across I/O, allocation that may
  * sleep, bio_set_dev() or blkg association) protects the exception tables,
@@ -55,11 +60,13 @@
 #ifndef _DM_CGSNAP_H
 #define _DM_CGSNAP_H
 
+#include <linux/atomic.h>
 #include <linux/bio.h>
 #include <linux/device-mapper.h>
 #include <linux/list.h>
 #include <linux/mempool.h>
 #include <linux/spinlock.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include <cgblk/core.h>
@@ -155,8 +162,45 @@ struct cgsnap_pe {
 	unsigned int read_sectors;	/* owner; of the origin read into buf */
 	struct cgsnap_cgstat *stat;	/* owner; set by a start (NULL: none yet) */
 	unsigned int nr_waiters;	/* s->lock; final once out of s->pending */
+	/* origin writes waiting for this copy (origin.c); s->lock */
+	struct bio_list origin_bios;
+	/* committed, its origin writes waiting for reads to end; track_lock */
+	struct list_head park_entry;
+	cgsnap_chunk_t park_chunk;
 	enum cgsnap_pe_phase phase;	/* owner */
 	int error;			/* owner */
+};
+
+/*
+ * The cgsnap snapshots of one origin device (origin.c): registry entry,
+ * shared by the snapshots and the cgsnap-origin targets of the device.
+ */
+struct cgsnap_origin {
+	struct list_head entry;		/* the registry; cgsnap_origins_lock */
+	dev_t dev;			/* const */
+	unsigned int users;		/* cgsnap_origins_lock */
+	spinlock_t lock;		/* never from hard IRQ; nests s->lock */
+	struct list_head snapshots;	/* struct cgsnap.origin_entry; lock */
+	unsigned int min_chunk;		/* sectors, 0: no snapshot; lock */
+	/*
+	 * Origin writes sent to the origin count in writes[epoch] until they
+	 * complete; a registration flips the epoch (lock) and waits for the
+	 * old one to drain (wait).
+	 */
+	unsigned int epoch;
+	atomic_t writes[2];
+	wait_queue_head_t wait;
+};
+
+/*
+ * Per snapshot bio (the target's per-bio data): a read sent to the origin
+ * is tracked by its chunk until it completes, so that an origin write to
+ * the chunk waits for it.
+ */
+struct cgsnap_track {
+	struct hlist_node node;		/* s->tracked; s->track_lock */
+	cgsnap_chunk_t chunk;
+	bool tracked;
 };
 
 /*
@@ -230,6 +274,18 @@ struct cgsnap {
 	struct work_struct defer_work;
 	struct workqueue_struct *defer_wq;	/* const */
 
+	/* origin writes (origin.c) */
+	struct cgsnap_origin *o;	/* const once registered */
+	struct list_head origin_entry;	/* o->snapshots; o->lock */
+	struct cgsnap_pe *spare_pe;	/* left by the origin's defer work; s->lock */
+	struct cgsnap_exception *spare_e;	/* likewise */
+	atomic_t nr_pes;		/* pes alive, parked ones too */
+	wait_queue_head_t pes_wait;	/* the destructor waits for nr_pes 0 */
+	spinlock_t track_lock;		/* tracked, parked; taken in end_io */
+	struct hlist_head tracked[16];	/* reads in flight on the origin */
+	struct list_head parked;	/* pes whose origin writes wait for them */
+	struct work_struct release_work;	/* on defer_wq */
+
 	struct cgblk_pool *pool;	/* const */
 	struct bio_set bs;
 	mempool_t pe_pool;
@@ -274,6 +330,9 @@ int cgsnap_insert_exception(struct cgsnap *s, cgsnap_chunk_t old,
 
 /* map.c */
 int cgsnap_map(struct dm_target *ti, struct bio *bio);
+int cgsnap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error);
+bool cgsnap_chunk_is_tracked(struct cgsnap *s, cgsnap_chunk_t chunk);
+void cgsnap_release_work(struct work_struct *work);
 void cgsnap_defer_work(struct work_struct *work);
 void cgsnap_remap_to_cow(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t new);
 
@@ -309,6 +368,12 @@ struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,
 			   sector_t sector, void *buf, unsigned int sectors,
 			   compat_opf_t opf, gfp_t gfp);
 void cgsnap_buf_read_done(void *buf, unsigned int sectors);
+
+/* origin.c */
+extern struct target_type cgsnap_origin_target;
+int cgsnap_origin_register(struct cgsnap *s, char **error);
+void cgsnap_origin_unregister(struct cgsnap *s);
+void cgsnap_release_origin_bios(struct bio_list *bios);
 
 /* stats.c */
 struct cgsnap_cgstat *cgsnap_stat_get(struct cgsnap *s,

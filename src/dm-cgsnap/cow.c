@@ -198,7 +198,8 @@ bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 	}
 
 	spin_lock(&s->lock);
-	if (is_full_chunk_write(s, pe->bios.head)) {
+	/* none for a copy an origin write started */
+	if (pe->bios.head && is_full_chunk_write(s, pe->bios.head)) {
 		bio = bio_list_pop(&pe->bios);
 		pe->full_bio = bio;
 	}
@@ -420,10 +421,28 @@ void cgsnap_commit_work(struct work_struct *work)
 	drop_store(s);
 }
 
-/* The exception is on disk (or failed): release what waited for it. */
+/* A pe is gone: the destructor may be waiting for the last. */
+static void free_pe(struct cgsnap *s, struct cgsnap_pe *pe)
+{
+	cgblk_charge_put(&pe->work.charge);
+	mempool_free(pe, &s->pe_pool);
+	if (atomic_dec_and_test(&s->nr_pes))
+		wake_up(&s->pes_wait);
+}
+
+/*
+ * The exception is on disk (or failed): release what waited for it.  The
+ * snapshot's own writes go to the COW chunk.  Origin writes may overwrite
+ * the origin chunk only once no read of it through the snapshot, mapped
+ * before the exception was complete, is in flight on the origin: if one
+ * is, the pe is parked with them until the last such read completes
+ * (cgsnap_end_io() queues the release work).
+ */
 static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 {
-	struct bio_list bios;
+	cgsnap_chunk_t old = pe->e->old;
+	struct bio_list bios, origin_bios;
+	bool parked = false;
 	struct bio *bio;
 
 	spin_lock(&s->lock);
@@ -435,10 +454,12 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 		__cgsnap_invalidate(s, pe->phase == CGSNAP_PE_WRITE ?
 				    CGSNAP_INVALID_COW_WRITE :
 				    CGSNAP_INVALID_ORIGIN_READ,
-				    error, pe->e->old);
+				    error, old);
 		kmem_cache_free(cgsnap_exception_cache, pe->e);
+		pe->e = NULL;
 	}
 	bios = pe->bios;
+	origin_bios = pe->origin_bios;
 	spin_unlock(&s->lock);
 
 	if (!error) {
@@ -463,8 +484,49 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 		cgsnap_remap_to_cow(s, bio, pe->e->new);
 		submit_bio_noacct(bio);
 	}
-	cgblk_charge_put(&pe->work.charge);
-	mempool_free(pe, &s->pe_pool);
+
+	if (!bio_list_empty(&origin_bios)) {
+		spin_lock_irq(&s->track_lock);
+		if (cgsnap_chunk_is_tracked(s, old)) {
+			pe->origin_bios = origin_bios;
+			pe->park_chunk = old;
+			list_add_tail(&pe->park_entry, &s->parked);
+			parked = true;
+		}
+		spin_unlock_irq(&s->track_lock);
+		if (parked)
+			return;
+	}
+	free_pe(s, pe);
+	cgsnap_release_origin_bios(&origin_bios);
+}
+
+/**
+ * cgsnap_release_work - releases the origin writes of parked pes
+ * @work: s->release_work
+ *
+ * Those whose chunk has no read in flight on the origin any more.
+ *
+ * Context: s->defer_wq.
+ */
+void cgsnap_release_work(struct work_struct *work)
+{
+	struct cgsnap *s = container_of(work, struct cgsnap, release_work);
+	struct cgsnap_pe *pe, *tmp;
+	struct bio_list bios;
+	LIST_HEAD(ready);
+
+	spin_lock_irq(&s->track_lock);
+	list_for_each_entry_safe(pe, tmp, &s->parked, park_entry)
+		if (!cgsnap_chunk_is_tracked(s, pe->park_chunk))
+			list_move_tail(&pe->park_entry, &ready);
+	spin_unlock_irq(&s->track_lock);
+
+	list_for_each_entry_safe(pe, tmp, &ready, park_entry) {
+		bios = pe->origin_bios;
+		free_pe(s, pe);
+		cgsnap_release_origin_bios(&bios);
+	}
 }
 
 static const char *const cgsnap_invalid_names[] = {

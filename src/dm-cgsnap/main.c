@@ -7,8 +7,8 @@
  *   <origin> <cow> <P|PO|N> <chunk_size> [<#features> [discard_zeroes_cow]
  *   [discard_passdown_origin]]
  *
- * There is no snapshot-origin target: nothing may write the origin while a
- * cgsnap uses it (open it read-only, or set it read-only with blockdev).
+ * The origin is written only through "cgsnap-origin" (origin.c), which
+ * copies into every cgsnap snapshot of it first.
  */
 #include <linux/ctype.h>
 #include <linux/debugfs.h>
@@ -188,6 +188,13 @@ static void release_cow(struct cgsnap *s)
 static void cgsnap_free(struct cgsnap *s)
 {
 	debugfs_remove(s->debugfs);
+	/*
+	 * Origin writes start copies into a snapshot whatever its device's
+	 * state: once none can start, wait for those in flight (and for
+	 * their origin writes parked on reads).
+	 */
+	cgsnap_origin_unregister(s);
+	wait_event(s->pes_wait, !atomic_read(&s->nr_pes));
 	if (s->defer_wq)
 		destroy_workqueue(s->defer_wq);
 	WARN_ON_ONCE(!list_empty(&s->to_commit) || !list_empty(&s->buf_waiters));
@@ -199,6 +206,10 @@ static void cgsnap_free(struct cgsnap *s)
 		destroy_workqueue(s->commit_wq);
 	}
 	mempool_destroy(s->buf_pool);
+	if (s->spare_pe)
+		mempool_free(s->spare_pe, &s->pe_pool);
+	if (s->spare_e)
+		kmem_cache_free(cgsnap_exception_cache, s->spare_e);
 	mempool_exit(&s->pe_pool);
 	bioset_exit(&s->bs);
 	cgsnap_free_tables(s);
@@ -257,6 +268,11 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	bio_list_init(&s->deferred);
 	INIT_WORK(&s->commit_work, cgsnap_commit_work);
 	INIT_WORK(&s->defer_work, cgsnap_defer_work);
+	INIT_WORK(&s->release_work, cgsnap_release_work);
+	INIT_LIST_HEAD(&s->origin_entry);
+	INIT_LIST_HEAD(&s->parked);
+	spin_lock_init(&s->track_lock);
+	init_waitqueue_head(&s->pes_wait);
 
 	dm_consume_args(&as, 4);
 	ret = parse_features(s, &as, ti);
@@ -355,6 +371,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	ti->private = s;
 	ti->num_flush_bios = 1;
+	ti->per_io_data_size = sizeof(struct cgsnap_track);
 	if (s->discard_zeroes_cow)
 		ti->num_discard_bios = s->discard_passdown_origin ? 2 : 1;
 	/* As snapshot does it, but the origin is shared: say so. */
@@ -366,6 +383,10 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		 dm_disk(dm_table_get_md(ti->table))->disk_name,
 		 (unsigned long long)ti->begin);
 	s->debugfs = cgsnap_stats_create(s, name, cgsnap_debugfs);
+	/* last: from here on, origin writes copy into the snapshot */
+	ret = cgsnap_origin_register(s, &ti->error);
+	if (ret)
+		goto bad;
 	return 0;
 
 bad:
@@ -466,6 +487,7 @@ static struct target_type cgsnap_target = {
 	.ctr = cgsnap_ctr,
 	.dtr = cgsnap_dtr,
 	.map = cgsnap_map,
+	.end_io = cgsnap_end_io,
 	.postsuspend = cgsnap_postsuspend,
 	.resume = cgsnap_resume,
 	.status = cgsnap_status,
@@ -486,8 +508,15 @@ static int __init dm_cgsnap_init(void)
 		DMERR("register failed %d", ret);
 		goto out_debugfs;
 	}
+	ret = dm_register_target(&cgsnap_origin_target);
+	if (ret) {
+		DMERR("Origin target register failed %d", ret);
+		goto out_snapshot;
+	}
 	return 0;
 
+out_snapshot:
+	dm_unregister_target(&cgsnap_target);
 out_debugfs:
 	debugfs_remove_recursive(cgsnap_debugfs);
 out:
@@ -498,6 +527,7 @@ out:
 
 static void __exit dm_cgsnap_exit(void)
 {
+	dm_unregister_target(&cgsnap_origin_target);
 	dm_unregister_target(&cgsnap_target);
 	debugfs_remove_recursive(cgsnap_debugfs);
 	kmem_cache_destroy(cgsnap_pe_cache);

@@ -56,7 +56,80 @@ static void __start_pe(struct cgsnap *s, struct cgsnap_pe *pe,
 	pe->phase = CGSNAP_PE_START;
 	cgblk_charge_from_bio(&pe->work.charge, bio);
 	pe->work.bytes = s->chunk_size << SECTOR_SHIFT;
+	atomic_inc(&s->nr_pes);
 	cgsnap_add_pending(s, pe);
+}
+
+static struct hlist_head *tracked_bucket(struct cgsnap *s, cgsnap_chunk_t chunk)
+{
+	return &s->tracked[chunk & (ARRAY_SIZE(s->tracked) - 1)];
+}
+
+/*
+ * A read of chunk @chunk goes to the origin: track it until it completes
+ * (cgsnap_end_io()), so that an origin write to the chunk waits for it.
+ * Under s->lock, so that a copy committed after this sees it.
+ */
+static void track_read(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t chunk)
+{
+	struct cgsnap_track *t = dm_per_bio_data(bio, sizeof(*t));
+	unsigned long flags;
+
+	t->chunk = chunk;
+	t->tracked = true;
+	spin_lock_irqsave(&s->track_lock, flags);
+	hlist_add_head(&t->node, tracked_bucket(s, chunk));
+	spin_unlock_irqrestore(&s->track_lock, flags);
+}
+
+/**
+ * cgsnap_chunk_is_tracked - is a read of the chunk in flight on the origin
+ * @s: the snapshot
+ * @chunk: origin chunk
+ *
+ * Context: under s->track_lock.
+ * Return: true if one is.
+ */
+bool cgsnap_chunk_is_tracked(struct cgsnap *s, cgsnap_chunk_t chunk)
+{
+	struct cgsnap_track *t;
+
+	lockdep_assert_held(&s->track_lock);
+	hlist_for_each_entry(t, tracked_bucket(s, chunk), node)
+		if (t->chunk == chunk)
+			return true;
+	return false;
+}
+
+/**
+ * cgsnap_end_io - the target's end_io: a tracked read is no longer tracked
+ * @ti: the target
+ * @bio: a bio the target mapped
+ * @error: its status
+ *
+ * Releases the origin writes parked on the read's chunk (if it was the
+ * last read of it) from the release work.
+ *
+ * Context: any context, including hard interrupts.
+ * Return: DM_ENDIO_DONE.
+ */
+int cgsnap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+{
+	struct cgsnap_track *t = dm_per_bio_data(bio, sizeof(*t));
+	struct cgsnap *s = ti->private;
+	unsigned long flags;
+	bool release;
+
+	if (!t->tracked)
+		return DM_ENDIO_DONE;
+	spin_lock_irqsave(&s->track_lock, flags);
+	hlist_del(&t->node);
+	t->tracked = false;
+	release = !list_empty(&s->parked);
+	spin_unlock_irqrestore(&s->track_lock, flags);
+	if (release)
+		queue_work(s->defer_wq, &s->release_work);
+	return DM_ENDIO_DONE;
 }
 
 /*
@@ -102,6 +175,7 @@ static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
 		goto out_unlock;
 	}
 	if (bio_data_dir(bio) != WRITE) {
+		track_read(s, bio, old);
 		r = DM_MAPIO_REMAPPED;		/* to the origin */
 		goto out_unlock;
 	}
@@ -211,8 +285,11 @@ static void zero_discard(struct cgsnap *s, struct bio *bio)
  */
 int cgsnap_map(struct dm_target *ti, struct bio *bio)
 {
+	struct cgsnap_track *t = dm_per_bio_data(bio, sizeof(*t));
 	struct cgsnap *s = ti->private;
 	int ret;
+
+	t->tracked = false;
 
 	if (bio->bi_opf & REQ_PREFLUSH) {
 		bio_set_dev(bio, s->cow->bdev);

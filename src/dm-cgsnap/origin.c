@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cgsnap origins: the registry of the cgsnap snapshots of each origin
+ * device, and the target "cgsnap-origin" over an origin, as dm-snapshot's
+ * "snapshot-origin":
+ *
+ *   cgsnap-origin <origin>
+ *
+ * Reads pass straight through.  A write first makes every cgsnap snapshot
+ * of the origin copy the chunks it covers that the snapshot has not copied
+ * yet: the copies are pending exceptions of those snapshots, started on the
+ * snapshots' per-cgroup workers of the writer's cgroup (the origin read
+ * and each COW write are charged to it).  The write waits, queued on one
+ * of them (never in the map function), and is mapped again when that copy
+ * is committed and no read of the chunk through the snapshot is still in
+ * flight on the origin (cgsnap_release_origin_bios()); the next pass finds
+ * the other copies done, or waits again.
+ *
+ * A snapshot registers at the end of its constructor and leaves in its
+ * destructor.  Registration waits for the origin writes already on their
+ * way to the origin (mapped before the snapshot was there) to complete, so
+ * that a snapshot shows the origin as it was when it was created.  In-tree
+ * "snapshot" targets on the same origin are not seen (dm-snapshot's
+ * registry is not exported), nor do they see cgsnap-origin's writes.
+ *
+ * Locking: cgsnap_origins_lock (a mutex) for the registry and each
+ * origin's users; it is also held across registration, so a snapshot list
+ * it holds is stable.  o->lock (a spinlock, never from hard IRQ) for the
+ * snapshot list as the map path walks it, the minimum chunk size and the
+ * write epoch; s->lock nests inside it.
+ */
+#include <linux/blkdev.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+
+#include "cgsnap.h"
+
+static DEFINE_MUTEX(cgsnap_origins_lock);
+static LIST_HEAD(cgsnap_origins);
+static LIST_HEAD(cgsnap_origin_targets);	/* cgsnap_origins_lock */
+
+/* One cgsnap-origin target. */
+struct cgsnap_origin_target {
+	struct dm_target *ti;
+	struct dm_dev *dev;
+	struct cgsnap_origin *o;
+	struct list_head entry;		/* cgsnap_origin_targets */
+	dev_t md_dev;			/* the device of the target's own table */
+	/* writes whose copies could not be allocated on the map path */
+	spinlock_t lock;
+	struct bio_list deferred;	/* lock */
+	struct work_struct defer_work;
+	struct workqueue_struct *wq;
+};
+
+/* Per origin write. */
+struct cgsnap_origin_io {
+	struct cgsnap_origin_target *ot;
+	unsigned int epoch;		/* of o->writes[] it counts in ... */
+	bool counted;			/* ... once sent to the origin */
+};
+
+static struct cgsnap_origin *origin_get(dev_t dev)
+{
+	struct cgsnap_origin *o;
+
+	lockdep_assert_held(&cgsnap_origins_lock);
+	list_for_each_entry(o, &cgsnap_origins, entry) {
+		if (o->dev == dev) {
+			o->users++;
+			return o;
+		}
+	}
+	o = kzalloc(sizeof(*o), GFP_KERNEL);
+	if (!o)
+		return NULL;
+	o->dev = dev;
+	o->users = 1;
+	spin_lock_init(&o->lock);
+	INIT_LIST_HEAD(&o->snapshots);
+	atomic_set(&o->writes[0], 0);
+	atomic_set(&o->writes[1], 0);
+	init_waitqueue_head(&o->wait);
+	list_add_tail(&o->entry, &cgsnap_origins);
+	return o;
+}
+
+static void origin_put(struct cgsnap_origin *o)
+{
+	lockdep_assert_held(&cgsnap_origins_lock);
+	if (--o->users)
+		return;
+	list_del(&o->entry);
+	kfree(o);
+}
+
+/* Under o->lock. */
+static void update_min_chunk(struct cgsnap_origin *o)
+{
+	struct cgsnap *s;
+
+	o->min_chunk = 0;
+	list_for_each_entry(s, &o->snapshots, origin_entry)
+		if (!o->min_chunk || s->chunk_size < o->min_chunk)
+			o->min_chunk = s->chunk_size;
+}
+
+/**
+ * cgsnap_origin_register - make a snapshot's origin copy into it
+ * @s: the snapshot, complete but for this
+ * @error: where to put the ti->error text
+ *
+ * From here on every write through a cgsnap-origin of the snapshot's
+ * origin copies into it first.  Waits for the origin writes mapped before
+ * (on their way to the origin) to complete.
+ *
+ * A snapshot whose origin is itself a cgsnap-origin device is refused:
+ * writes through that device copy into the snapshots of the device under
+ * it, never into this one.
+ *
+ * Context: task context (the constructor); sleeps.
+ * Return: 0, or -EINVAL or -ENOMEM with *@error set.
+ */
+int cgsnap_origin_register(struct cgsnap *s, char **error)
+{
+	dev_t dev = s->origin->bdev->bd_dev;
+	struct cgsnap_origin_target *ot;
+	struct cgsnap_origin *o;
+	unsigned int old;
+
+	mutex_lock(&cgsnap_origins_lock);
+	list_for_each_entry(ot, &cgsnap_origin_targets, entry) {
+		if (ot->md_dev == dev) {
+			mutex_unlock(&cgsnap_origins_lock);
+			*error = "Origin is a cgsnap-origin device: name the device under it";
+			return -EINVAL;
+		}
+	}
+	o = origin_get(dev);
+	if (!o) {
+		mutex_unlock(&cgsnap_origins_lock);
+		*error = "Cannot register the snapshot with its origin";
+		return -ENOMEM;
+	}
+	spin_lock(&o->lock);
+	list_add_tail(&s->origin_entry, &o->snapshots);
+	update_min_chunk(o);
+	old = o->epoch;
+	o->epoch ^= 1;
+	spin_unlock(&o->lock);
+	s->o = o;
+	/* writes of the old epoch are in flight on the origin only */
+	wait_event(o->wait, !atomic_read(&o->writes[old]));
+	mutex_unlock(&cgsnap_origins_lock);
+	return 0;
+}
+
+/**
+ * cgsnap_origin_unregister - stop copying into a snapshot
+ * @s: the snapshot (registered or not)
+ *
+ * Copies into @s that origin writes started may still be in flight: the
+ * destructor waits for them (s->nr_pes).
+ *
+ * Context: task context (the destructor).
+ */
+void cgsnap_origin_unregister(struct cgsnap *s)
+{
+	struct cgsnap_origin *o = s->o;
+
+	if (!o)
+		return;
+	mutex_lock(&cgsnap_origins_lock);
+	spin_lock(&o->lock);
+	list_del_init(&s->origin_entry);
+	update_min_chunk(o);
+	spin_unlock(&o->lock);
+	origin_put(o);
+	mutex_unlock(&cgsnap_origins_lock);
+	s->o = NULL;
+}
+
+/*
+ * A new pending exception in @s for chunk @old, caused by origin write
+ * @bio, which is not queued on it; under s->lock.
+ */
+static void start_origin_pe(struct cgsnap *s, struct cgsnap_pe *pe,
+			    struct cgsnap_exception *e, cgsnap_chunk_t old,
+			    cgsnap_chunk_t new, struct bio *bio)
+{
+	memset(pe, 0, sizeof(*pe));
+	pe->s = s;
+	pe->e = e;
+	e->old = old;
+	e->new = new;
+	bio_list_init(&pe->bios);
+	bio_list_init(&pe->origin_bios);
+	pe->phase = CGSNAP_PE_START;
+	cgblk_charge_from_bio(&pe->work.charge, bio);
+	pe->work.bytes = s->chunk_size << SECTOR_SHIFT;
+	atomic_inc(&s->nr_pes);
+	cgsnap_add_pending(s, pe);
+}
+
+/*
+ * Takes a pe and an exception for @s: the spares the defer work left
+ * first, else GFP_NOWAIT.  Under s->lock.
+ */
+static bool get_pe(struct cgsnap *s, struct cgsnap_pe **pe,
+		   struct cgsnap_exception **e)
+{
+	*pe = s->spare_pe;
+	*e = s->spare_e;
+	s->spare_pe = NULL;
+	s->spare_e = NULL;
+	if (!*pe)
+		*pe = mempool_alloc(&s->pe_pool, GFP_NOWAIT | __GFP_NOWARN);
+	if (!*e)
+		*e = kmem_cache_alloc(cgsnap_exception_cache,
+				      GFP_NOWAIT | __GFP_NOWARN);
+	if (*pe && *e)
+		return true;
+	/* keep what was got for the next try */
+	s->spare_pe = *pe;
+	s->spare_e = *e;
+	return false;
+}
+
+/*
+ * One snapshot's part of an origin write of [start, end): every chunk of
+ * @s in it without a complete exception gets a copy (or has one in
+ * progress); @bio waits on the first of them unless *@queued already.
+ * Under o->lock and s->lock.
+ *
+ * Return: 0, or -EAGAIN: the write would wait and is REQ_NOWAIT, or a copy
+ * could not be allocated before @bio was queued anywhere.
+ */
+static int __origin_write_snapshot(struct cgsnap *s, struct bio *bio,
+				   sector_t start, sector_t end, bool *queued)
+{
+	cgsnap_chunk_t chunk = cgsnap_sector_to_chunk(s, start);
+	cgsnap_chunk_t last = cgsnap_sector_to_chunk(s, end - 1);
+	struct cgsnap_exception *e;
+	struct cgsnap_pe *pe;
+	cgsnap_chunk_t new;
+
+	if (!s->valid)
+		return 0;
+	for (; chunk <= last; chunk++) {
+		if (cgsnap_lookup(s, chunk))
+			continue;
+		pe = cgsnap_lookup_pending(s, chunk);
+		if (!pe) {
+			if (bio->bi_opf & REQ_NOWAIT)
+				return *queued ? 0 : -EAGAIN;
+			if (!get_pe(s, &pe, &e))
+				return *queued ? 0 : -EAGAIN;
+			if (cgsnap_store_alloc_chunk(s, &new)) {
+				/* as dm-snapshot: an origin write invalidates */
+				s->spare_pe = pe;
+				s->spare_e = e;
+				__cgsnap_invalidate(s, CGSNAP_INVALID_FULL,
+						    -ENOSPC, 0);
+				return 0;
+			}
+			atomic64_inc(&s->cow_allocated);
+			start_origin_pe(s, pe, e, chunk, new, bio);
+			cgblk_pool_queue(s->pool, &pe->work);
+		} else if (bio->bi_opf & REQ_NOWAIT && !*queued) {
+			return -EAGAIN;
+		}
+		if (!*queued) {
+			bio_list_add(&pe->origin_bios, bio);
+			*queued = true;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Maps an origin write: DM_MAPIO_REMAPPED when every snapshot has its
+ * chunks (counted in the current epoch: the caller sends it to the
+ * origin), DM_MAPIO_SUBMITTED when it waits on a copy, DM_MAPIO_REQUEUE
+ * when it cannot be either without waiting here.  Never sleeps.
+ */
+static int origin_write(struct cgsnap_origin_target *ot, struct bio *bio)
+{
+	struct cgsnap_origin_io *io = dm_per_bio_data(bio, sizeof(*io));
+	struct cgsnap_origin *o = ot->o;
+	sector_t start = dm_target_offset(ot->ti, bio->bi_iter.bi_sector);
+	sector_t end = start + bio_sectors(bio);
+	bool queued = false;
+	struct cgsnap *s;
+	int r = 0;
+
+	spin_lock(&o->lock);
+	list_for_each_entry(s, &o->snapshots, origin_entry) {
+		spin_lock(&s->lock);
+		r = __origin_write_snapshot(s, bio, start, end, &queued);
+		spin_unlock(&s->lock);
+		if (r)
+			break;
+	}
+	if (!r && !queued) {
+		io->epoch = o->epoch;
+		io->counted = true;
+		atomic_inc(&o->writes[io->epoch]);
+	}
+	spin_unlock(&o->lock);
+	if (r)
+		return DM_MAPIO_REQUEUE;
+	return queued ? DM_MAPIO_SUBMITTED : DM_MAPIO_REMAPPED;
+}
+
+static void origin_defer(struct cgsnap_origin_target *ot, struct bio *bio)
+{
+	spin_lock(&ot->lock);
+	bio_list_add(&ot->deferred, bio);
+	spin_unlock(&ot->lock);
+	queue_work(ot->wq, &ot->defer_work);
+}
+
+/*
+ * Gives each snapshot of the origin a spare pe and exception, from its
+ * mempool (GFP_NOIO: refilled by copies in flight, which need nothing of
+ * this work).  Under cgsnap_origins_lock: the snapshots stay.
+ */
+static void fill_spares(struct cgsnap_origin *o)
+{
+	struct cgsnap_exception *e;
+	struct cgsnap_pe *pe;
+	struct cgsnap *s;
+
+	lockdep_assert_held(&cgsnap_origins_lock);
+	list_for_each_entry(s, &o->snapshots, origin_entry) {
+		pe = mempool_alloc(&s->pe_pool, GFP_NOIO);
+		e = kmem_cache_alloc(cgsnap_exception_cache,
+				     GFP_NOIO | __GFP_NOFAIL);
+		spin_lock(&s->lock);
+		if (!s->spare_pe) {
+			s->spare_pe = pe;
+			pe = NULL;
+		}
+		if (!s->spare_e) {
+			s->spare_e = e;
+			e = NULL;
+		}
+		spin_unlock(&s->lock);
+		if (pe)
+			mempool_free(pe, &s->pe_pool);
+		if (e)
+			kmem_cache_free(cgsnap_exception_cache, e);
+	}
+}
+
+/*
+ * The origin writes the map path or a release could not allocate copies
+ * for: each snapshot gets spares first, so that each pass starts a copy in
+ * every snapshot that needs one, and the write waits on one of them.
+ */
+static void origin_defer_work(struct work_struct *work)
+{
+	struct cgsnap_origin_target *ot =
+		container_of(work, struct cgsnap_origin_target, defer_work);
+	struct bio_list bios;
+	struct bio *bio;
+	int r;
+
+	spin_lock(&ot->lock);
+	bios = ot->deferred;
+	bio_list_init(&ot->deferred);
+	spin_unlock(&ot->lock);
+
+	while ((bio = bio_list_pop(&bios))) {
+		mutex_lock(&cgsnap_origins_lock);
+		fill_spares(ot->o);
+		r = origin_write(ot, bio);
+		mutex_unlock(&cgsnap_origins_lock);
+		if (r == DM_MAPIO_REMAPPED)
+			submit_bio_noacct(bio);
+		else if (r == DM_MAPIO_REQUEUE)	/* spares taken meanwhile */
+			origin_defer(ot, bio);
+	}
+}
+
+/**
+ * cgsnap_release_origin_bios - map origin writes again after a copy
+ * @bios: origin writes that waited on a copy now committed (or failed),
+ *	with no read of its chunk through the snapshot in flight any more
+ *
+ * Each is sent to the origin when every snapshot now has its chunks, else
+ * waits on the next copy it needs.
+ *
+ * Context: task context (the commit or release work); may wait for the
+ * origin's admission (never on a work item a completion needs).
+ */
+void cgsnap_release_origin_bios(struct bio_list *bios)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(bios))) {
+		struct cgsnap_origin_io *io = dm_per_bio_data(bio, sizeof(*io));
+
+		switch (origin_write(io->ot, bio)) {
+		case DM_MAPIO_REMAPPED:
+			submit_bio_noacct(bio);
+			break;
+		case DM_MAPIO_REQUEUE:
+			origin_defer(io->ot, bio);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* cgsnap-origin <origin> */
+static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct cgsnap_origin_target *ot;
+	int ret;
+
+	if (argc != 1) {
+		ti->error = "incorrect number of arguments";
+		return -EINVAL;
+	}
+	ot = kzalloc(sizeof(*ot), GFP_KERNEL);
+	if (!ot) {
+		ti->error = "Cannot allocate private origin structure";
+		return -ENOMEM;
+	}
+	ot->ti = ti;
+	ot->md_dev = disk_devt(dm_disk(dm_table_get_md(ti->table)));
+	INIT_LIST_HEAD(&ot->entry);
+	spin_lock_init(&ot->lock);
+	bio_list_init(&ot->deferred);
+	INIT_WORK(&ot->defer_work, origin_defer_work);
+
+	ret = dm_get_device(ti, argv[0], dm_table_get_mode(ti->table), &ot->dev);
+	if (ret) {
+		ti->error = "Cannot get target device";
+		goto bad;
+	}
+	ret = -ENOMEM;
+	ot->wq = alloc_workqueue("cgsnap-origin", WQ_MEM_RECLAIM | WQ_UNBOUND, 1);
+	if (!ot->wq) {
+		ti->error = "Cannot allocate workqueue";
+		goto bad;
+	}
+	mutex_lock(&cgsnap_origins_lock);
+	ot->o = origin_get(ot->dev->bdev->bd_dev);
+	if (ot->o)
+		list_add_tail(&ot->entry, &cgsnap_origin_targets);
+	mutex_unlock(&cgsnap_origins_lock);
+	if (!ot->o) {
+		ti->error = "Cannot allocate the origin's registry entry";
+		goto bad;
+	}
+	ti->private = ot;
+	ti->num_flush_bios = 1;
+	ti->per_io_data_size = sizeof(struct cgsnap_origin_io);
+	return 0;
+
+bad:
+	if (ot->wq)
+		destroy_workqueue(ot->wq);
+	if (ot->dev)
+		dm_put_device(ti, ot->dev);
+	kfree(ot);
+	return ret;
+}
+
+static void origin_dtr(struct dm_target *ti)
+{
+	struct cgsnap_origin_target *ot = ti->private;
+
+	/* no bio in flight: dm suspended the device */
+	destroy_workqueue(ot->wq);
+	mutex_lock(&cgsnap_origins_lock);
+	list_del(&ot->entry);
+	origin_put(ot->o);
+	mutex_unlock(&cgsnap_origins_lock);
+	dm_put_device(ti, ot->dev);
+	kfree(ot);
+}
+
+static int origin_map(struct dm_target *ti, struct bio *bio)
+{
+	struct cgsnap_origin_target *ot = ti->private;
+	struct cgsnap_origin_io *io = dm_per_bio_data(bio, sizeof(*io));
+	struct cgsnap_origin *o = ot->o;
+	unsigned int split, avail;
+	int r;
+
+	io->ot = ot;
+	io->counted = false;
+	/* the issuer's blkg, found here in the submitter (see cgsnap_map()) */
+	cgblk_bio_set_dev(bio, ot->dev->bdev);
+	if (bio->bi_opf & REQ_PREFLUSH || bio_data_dir(bio) != WRITE)
+		return DM_MAPIO_REMAPPED;
+
+	/* at most one chunk of the snapshot with the smallest chunks */
+	split = READ_ONCE(o->min_chunk);
+	if (split) {
+		avail = split - (dm_target_offset(ti, bio->bi_iter.bi_sector) &
+				 (split - 1));
+		if (bio_sectors(bio) > avail)
+			dm_accept_partial_bio(bio, avail);
+	}
+	r = origin_write(ot, bio);
+	if (r != DM_MAPIO_REQUEUE)
+		return r;
+	if (bio->bi_opf & REQ_NOWAIT) {
+		bio_wouldblock_error(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+	origin_defer(ot, bio);
+	return DM_MAPIO_SUBMITTED;
+}
+
+static int origin_end_io(struct dm_target *ti, struct bio *bio,
+			 blk_status_t *error)
+{
+	struct cgsnap_origin_io *io = dm_per_bio_data(bio, sizeof(*io));
+	struct cgsnap_origin *o;
+
+	if (!io->counted)
+		return DM_ENDIO_DONE;
+	o = io->ot->o;
+	if (atomic_dec_and_test(&o->writes[io->epoch]))
+		wake_up(&o->wait);
+	return DM_ENDIO_DONE;
+}
+
+static void origin_status(struct dm_target *ti, status_type_t type,
+			  unsigned int status_flags, char *result,
+			  unsigned int maxlen)
+{
+	struct cgsnap_origin_target *ot = ti->private;
+	unsigned int sz = 0;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		result[0] = '\0';
+		break;
+	case STATUSTYPE_TABLE:
+		DMEMIT("%s", ot->dev->name);
+		break;
+	default:
+		result[0] = '\0';
+		break;
+	}
+}
+
+static int origin_iterate_devices(struct dm_target *ti,
+				  iterate_devices_callout_fn fn, void *data)
+{
+	struct cgsnap_origin_target *ot = ti->private;
+
+	return fn(ti, ot->dev, 0, ti->len, data);
+}
+
+struct target_type cgsnap_origin_target = {
+	.name = "cgsnap-origin",
+	.version = {1, 0, 0},
+	.features = COMPAT_DM_TARGET_NOWAIT,
+	.module = THIS_MODULE,
+	.ctr = origin_ctr,
+	.dtr = origin_dtr,
+	.map = origin_map,
+	.end_io = origin_end_io,
+	.status = origin_status,
+	.iterate_devices = origin_iterate_devices,
+};
+MODULE_ALIAS("dm-cgsnap-origin");
