@@ -432,23 +432,33 @@ static void free_pe(struct cgsnap *s, struct cgsnap_pe *pe)
 
 /*
  * The exception is on disk (or failed): release what waited for it.  The
- * snapshot's own writes go to the COW chunk.  Origin writes may overwrite
- * the origin chunk only once no read of it through the snapshot, mapped
- * before the exception was complete, is in flight on the origin: if one
- * is, the pe is parked with them until the last such read completes
- * (cgsnap_end_io() queues the release work).
+ * snapshot's own writes go to the COW chunk.  The origin chunk may be
+ * overwritten only once no read of it through the snapshot, mapped before
+ * the exception was complete, is in flight on the origin: if one is, the
+ * exception is made complete (new reads go to the COW chunk) but the pe
+ * stays in s->pending, parked, and every origin write to the chunk queues
+ * on it (origin.c looks up pending before complete) until the last such
+ * read completes: cgsnap_end_io() queues the release work.
  */
 static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 {
 	cgsnap_chunk_t old = pe->e->old;
 	struct bio_list bios, origin_bios;
 	bool parked = false;
+	unsigned long flags;
 	struct bio *bio;
 
+	bio_list_init(&origin_bios);
 	spin_lock(&s->lock);
-	hlist_del(&pe->node);
 	if (!error) {
 		cgsnap_add_complete(s, pe->e);
+		spin_lock_irqsave(&s->track_lock, flags);
+		if (cgsnap_chunk_is_tracked(s, old)) {
+			pe->park_chunk = old;
+			list_add_tail(&pe->park_entry, &s->parked);
+			parked = true;
+		}
+		spin_unlock_irqrestore(&s->track_lock, flags);
 	} else {
 		/* a copy's error: the stage it failed in says which I/O */
 		__cgsnap_invalidate(s, pe->phase == CGSNAP_PE_WRITE ?
@@ -459,7 +469,11 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 		pe->e = NULL;
 	}
 	bios = pe->bios;
-	origin_bios = pe->origin_bios;
+	bio_list_init(&pe->bios);
+	if (!parked) {
+		hlist_del(&pe->node);
+		origin_bios = pe->origin_bios;
+	}
 	spin_unlock(&s->lock);
 
 	if (!error) {
@@ -475,6 +489,7 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 	if (pe->full_bio) {
 		pe->full_bio->bi_status = errno_to_blk_status(error);
 		bio_endio(pe->full_bio);
+		pe->full_bio = NULL;
 	}
 	while ((bio = bio_list_pop(&bios))) {
 		if (error) {
@@ -484,19 +499,8 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 		cgsnap_remap_to_cow(s, bio, pe->e->new);
 		submit_bio_noacct(bio);
 	}
-
-	if (!bio_list_empty(&origin_bios)) {
-		spin_lock_irq(&s->track_lock);
-		if (cgsnap_chunk_is_tracked(s, old)) {
-			pe->origin_bios = origin_bios;
-			pe->park_chunk = old;
-			list_add_tail(&pe->park_entry, &s->parked);
-			parked = true;
-		}
-		spin_unlock_irq(&s->track_lock);
-		if (parked)
-			return;
-	}
+	if (parked)
+		return;
 	free_pe(s, pe);
 	cgsnap_release_origin_bios(&origin_bios);
 }
@@ -505,7 +509,9 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
  * cgsnap_release_work - releases the origin writes of parked pes
  * @work: s->release_work
  *
- * Those whose chunk has no read in flight on the origin any more.
+ * Those whose chunk has no read in flight on the origin any more: each
+ * leaves s->pending under s->lock, so a later origin write finds only the
+ * complete exception.
  *
  * Context: s->defer_wq.
  */
@@ -514,13 +520,19 @@ void cgsnap_release_work(struct work_struct *work)
 	struct cgsnap *s = container_of(work, struct cgsnap, release_work);
 	struct cgsnap_pe *pe, *tmp;
 	struct bio_list bios;
+	unsigned long flags;
 	LIST_HEAD(ready);
 
-	spin_lock_irq(&s->track_lock);
-	list_for_each_entry_safe(pe, tmp, &s->parked, park_entry)
-		if (!cgsnap_chunk_is_tracked(s, pe->park_chunk))
-			list_move_tail(&pe->park_entry, &ready);
-	spin_unlock_irq(&s->track_lock);
+	spin_lock(&s->lock);
+	spin_lock_irqsave(&s->track_lock, flags);
+	list_for_each_entry_safe(pe, tmp, &s->parked, park_entry) {
+		if (cgsnap_chunk_is_tracked(s, pe->park_chunk))
+			continue;
+		list_move_tail(&pe->park_entry, &ready);
+		hlist_del(&pe->node);
+	}
+	spin_unlock_irqrestore(&s->track_lock, flags);
+	spin_unlock(&s->lock);
 
 	list_for_each_entry_safe(pe, tmp, &ready, park_entry) {
 		bios = pe->origin_bios;

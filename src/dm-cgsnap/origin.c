@@ -99,12 +99,13 @@ static void origin_put(struct cgsnap_origin *o)
 /* Under o->lock. */
 static void update_min_chunk(struct cgsnap_origin *o)
 {
+	unsigned int min = 0;
 	struct cgsnap *s;
 
-	o->min_chunk = 0;
 	list_for_each_entry(s, &o->snapshots, origin_entry)
-		if (!o->min_chunk || s->chunk_size < o->min_chunk)
-			o->min_chunk = s->chunk_size;
+		if (!min || s->chunk_size < min)
+			min = s->chunk_size;
+	WRITE_ONCE(o->min_chunk, min);	/* origin_map() reads it unlocked */
 }
 
 /**
@@ -121,7 +122,7 @@ static void update_min_chunk(struct cgsnap_origin *o)
  * it, never into this one.
  *
  * Context: task context (the constructor); sleeps.
- * Return: 0, or -EINVAL or -ENOMEM with *@error set.
+ * Return: 0, or -EINVAL, -ENOMEM or -EINTR with *@error set.
  */
 int cgsnap_origin_register(struct cgsnap *s, char **error)
 {
@@ -151,8 +152,22 @@ int cgsnap_origin_register(struct cgsnap *s, char **error)
 	o->epoch ^= 1;
 	spin_unlock(&o->lock);
 	s->o = o;
-	/* writes of the old epoch are in flight on the origin only */
-	wait_event(o->wait, !atomic_read(&o->writes[old]));
+	/*
+	 * Writes of the old epoch are in flight on the origin only.  Killable:
+	 * a write held below (a suspended device under the origin) would
+	 * hold the table load for as long.
+	 */
+	if (wait_event_killable(o->wait, !atomic_read(&o->writes[old]))) {
+		spin_lock(&o->lock);
+		list_del_init(&s->origin_entry);
+		update_min_chunk(o);
+		spin_unlock(&o->lock);
+		origin_put(o);
+		s->o = NULL;
+		mutex_unlock(&cgsnap_origins_lock);
+		*error = "Interrupted waiting for the origin's writes in flight";
+		return -EINTR;
+	}
 	mutex_unlock(&cgsnap_origins_lock);
 	return 0;
 }
@@ -241,17 +256,23 @@ static int __origin_write_snapshot(struct cgsnap *s, struct bio *bio,
 				   sector_t start, sector_t end, bool *queued)
 {
 	cgsnap_chunk_t chunk = cgsnap_sector_to_chunk(s, start);
-	cgsnap_chunk_t last = cgsnap_sector_to_chunk(s, end - 1);
+	cgsnap_chunk_t last;
 	struct cgsnap_exception *e;
 	struct cgsnap_pe *pe;
 	cgsnap_chunk_t new;
 
-	if (!s->valid)
+	if (!s->valid || start >= s->ti->len)
 		return 0;
+	last = cgsnap_sector_to_chunk(s, min_t(sector_t, end, s->ti->len) - 1);
 	for (; chunk <= last; chunk++) {
-		if (cgsnap_lookup(s, chunk))
-			continue;
+		/*
+		 * Pending first: a parked pe (cow.c: finish_pe()) has its
+		 * exception complete already, but reads of the old chunk are
+		 * still in flight on the origin.
+		 */
 		pe = cgsnap_lookup_pending(s, chunk);
+		if (!pe && cgsnap_lookup(s, chunk))
+			continue;
 		if (!pe) {
 			if (bio->bi_opf & REQ_NOWAIT)
 				return *queued ? 0 : -EAGAIN;
@@ -416,6 +437,21 @@ void cgsnap_release_origin_bios(struct bio_list *bios)
 	}
 }
 
+/*
+ * A cgsnap-origin loaded into a device that snapshots use as their origin
+ * would send their origin's writes elsewhere, copying into none of them.
+ */
+static bool own_device_has_snapshots(dev_t md_dev)
+{
+	struct cgsnap_origin *o;
+
+	lockdep_assert_held(&cgsnap_origins_lock);
+	list_for_each_entry(o, &cgsnap_origins, entry)
+		if (o->dev == md_dev && !list_empty(&o->snapshots))
+			return true;
+	return false;
+}
+
 /* cgsnap-origin <origin> */
 static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
@@ -424,6 +460,11 @@ static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	if (argc != 1) {
 		ti->error = "incorrect number of arguments";
+		return -EINVAL;
+	}
+	/* writes go to the origin at their own sector: chunks are offsets */
+	if (ti->begin) {
+		ti->error = "cgsnap-origin must start at sector 0 of its table";
 		return -EINVAL;
 	}
 	ot = kzalloc(sizeof(*ot), GFP_KERNEL);
@@ -450,6 +491,12 @@ static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	mutex_lock(&cgsnap_origins_lock);
+	if (own_device_has_snapshots(ot->md_dev)) {
+		mutex_unlock(&cgsnap_origins_lock);
+		ti->error = "Device has cgsnap snapshots: they would get no copies";
+		ret = -EINVAL;
+		goto bad;
+	}
 	ot->o = origin_get(ot->dev->bdev->bd_dev);
 	if (ot->o)
 		list_add_tail(&ot->entry, &cgsnap_origin_targets);

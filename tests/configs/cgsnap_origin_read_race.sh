@@ -8,7 +8,10 @@
 # overwrites the same chunks through cgsnap-origin (its copies are not
 # throttled).  The snapshot must still read the old data, and the writes
 # must end after the reads.  Reads of 1-12 KiB at 512-byte alignment that
-# span chunk boundaries; 8 rounds; the hung-task detector at 30 s.
+# span chunk boundaries; 8 rounds: one origin write (1-3), two (4-6: the
+# second finds the first's exceptions complete while the reads are still
+# in flight), and the snapshot's own writes making the copies before one
+# origin write (7-8); the hung-task detector at 30 s.
 # timeout: 300
 # tier: edges
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
@@ -42,9 +45,31 @@ for round in 1 2 3 4 5 6 7 8; do
 		date +%s.%N > /scratch/rdone" &
 	reader=$!
 	sleep 0.5
-	# the same 96 KiB through the origin, unthrottled
-	dd if=/dev/urandom of=/dev/mapper/orig bs=98304 count=1 seek="$base" \
-		oflag=direct,seek_bytes status=none || fail "round $round: the origin write failed"
+	case $round in
+	[1-3])	# the same 96 KiB through the origin, unthrottled
+		dd if=/dev/urandom of=/dev/mapper/orig bs=98304 count=1 seek="$base" \
+			oflag=direct,seek_bytes status=none || fail "round $round: the origin write failed"
+		;;
+	[4-6])	# two origin writes: the second finds the first's copies complete
+		dd if=/dev/urandom of=/dev/mapper/orig bs=98304 count=1 seek="$base" \
+			oflag=direct,seek_bytes status=none &
+		w1=$!
+		sleep 0.3
+		dd if=/dev/urandom of=/dev/mapper/orig bs=98304 count=1 seek="$base" \
+			oflag=direct,seek_bytes status=none || fail "round $round: the second origin write failed"
+		wait $w1 || fail "round $round: the first origin write failed"
+		;;
+	*)	# the snapshot's own writes copy the chunks first (not the bytes
+		# read: the 2 KiB in the middle of each 8 KiB chunk), then the origin
+		for c in 0 1 2 3 4 5 6 7 8 9 10 11; do
+			dd if=/dev/urandom of=/dev/mapper/s bs=2048 count=1 \
+				seek=$(( base + c * 8192 + 3072 )) oflag=direct,seek_bytes status=none ||
+				fail "round $round: a snapshot write failed"
+		done
+		dd if=/dev/urandom of=/dev/mapper/orig bs=98304 count=1 seek="$base" \
+			oflag=direct,seek_bytes status=none || fail "round $round: the origin write failed"
+		;;
+	esac
 	date +%s.%N > /scratch/wdone
 	wait $reader || fail "round $round: the snapshot reads failed"
 	for i in 0 1 2 3 4 5; do
