@@ -138,12 +138,14 @@ enum cgsnap_pe_phase {
  * path makes it under s->lock; then the worker of its blkcg (START, and
  * COPIED), or s->buf_waiters while it waits for a copy buffer; the origin
  * read's completion (READ); the COW write's completion (WRITE), which
- * hands it to the commit work, which frees it.  Each hand-off
+ * hands it to the commit work, which frees it, or, when reads of its
+ * chunk are still in flight on the origin, parks it on s->parked (still in
+ * s->pending) for the release work to free.  Each hand-off
  * (cgblk_pool_queue(), submit_bio(), queue_commit(), the buffer waiters'
- * requeue) orders the stages, so the fields marked "owner" are read and
- * written by the owning stage alone, without a lock.  As long as the pe is
- * in s->pending the map path may add writes to it: the fields marked
- * "s->lock" are shared with it.
+ * requeue, s->track_lock for the parking) orders the stages, so the fields
+ * marked "owner" are read and written by the owning stage alone, without a
+ * lock.  As long as the pe is in s->pending the map path and origin writes
+ * may add bios to it: the fields marked "s->lock" are shared with them.
  */
 struct cgsnap_pe {
 	/* owner; its charge: the first writer's cgroups, set by the map path */
