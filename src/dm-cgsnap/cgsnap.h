@@ -29,8 +29,9 @@
  *                                   and write it (flush + FUA); then the
  *                                   exception is complete: waiting writes
  *                                   are remapped to the COW chunk and
- *                                   resubmitted, the write the copy
- *                                   carried ends.
+ *                                   resubmitted from the workers of their
+ *                                   cgroups, the write the copy carried
+ *                                   ends.
  *
  * No lock is held across I/O, allocation that may sleep or bio_set_dev();
  * the map path never waits, so nothing it queued on current->bio_list can
@@ -62,9 +63,11 @@
 
 #include <linux/atomic.h>
 #include <linux/bio.h>
+#include <linux/completion.h>
 #include <linux/device-mapper.h>
 #include <linux/list.h>
 #include <linux/mempool.h>
+#include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -130,13 +133,33 @@ enum cgsnap_pe_phase {
 };
 
 /*
+ * What a snapshot's per-cgroup workers run (cgsnap_pool_run()): the copy
+ * of a pending exception, or the resubmission of a bio that waited for
+ * one, in the cgroup of the bio's issuer: submitting may wait for the
+ * device's admission (a tag, wbt, iocost), which only the issuer's own
+ * worker may wait for, never a work item all cgroups share.
+ */
+enum cgsnap_job_kind {
+	CGSNAP_JOB_COPY,		/* a pe's copy */
+	CGSNAP_JOB_SUBMIT,		/* a write through the snapshot, remapped */
+	CGSNAP_JOB_ORIGIN_WRITE,	/* an origin write: map it again */
+};
+
+struct cgsnap_job {
+	struct cgblk_work work;		/* its charge: the issuer's */
+	enum cgsnap_job_kind kind;
+	struct bio *bio;		/* a resubmission's */
+};
+
+/*
  * A pending exception: the copy of one chunk, from the write that needed
  * it to the commit of its metadata.  Writes to the chunk that arrive in
  * the meantime wait on @bios; reads go to the (read-only) origin.
  *
  * Ownership: a pe belongs to one stage at a time, in this order: the map
  * path makes it under s->lock; then the worker of its blkcg (START, and
- * COPIED), or s->buf_waiters while it waits for a copy buffer; the origin
+ * COPIED), or s->buf_waiters while it waits for a copy buffer, or (a
+ * follower) its leader's stages until its COW write is issued; the origin
  * read's completion (READ); the COW write's completion (WRITE), which
  * hands it to the commit work, which frees it, or, when reads of its
  * chunk are still in flight on the origin, parks it on s->parked (still in
@@ -149,7 +172,7 @@ enum cgsnap_pe_phase {
  */
 struct cgsnap_pe {
 	/* owner; its charge: the first writer's cgroups, set by the map path */
-	struct cgblk_work work;
+	struct cgsnap_job job;
 	struct hlist_node node;		/* s->pending; s->lock */
 	/* on s->to_commit (s->commit_lock), then the commit work's batch */
 	struct list_head commit_entry;
@@ -171,6 +194,17 @@ struct cgsnap_pe {
 	cgsnap_chunk_t park_chunk;
 	enum cgsnap_pe_phase phase;	/* owner */
 	int error;			/* owner */
+	/*
+	 * One origin read for several snapshots (origin.c groups the copies
+	 * one origin write starts): the leader, the copy with the largest
+	 * chunk, reads it; its followers wait on @followers, owned by the
+	 * leader's stages, until the read is done; then the leader's worker
+	 * copies each its part into a buffer of its own and carries it on
+	 * (cow.c: share_read()).  A leader that ends without reading starts
+	 * them as copies of their own.
+	 */
+	struct list_head followers;	/* the leader's; owner */
+	struct list_head follow_entry;	/* on the leader's followers */
 };
 
 /*
@@ -181,8 +215,17 @@ struct cgsnap_origin {
 	struct list_head entry;		/* the registry; cgsnap_origins_lock */
 	dev_t dev;			/* const */
 	unsigned int users;		/* cgsnap_origins_lock */
+	/* registered or registering snapshots; cgsnap_origins_lock */
+	unsigned int nr_snapshots;
+	/*
+	 * Held across a registration and wherever the snapshot list must
+	 * stay while sleeping; nests inside nothing (cgsnap_origins_lock is
+	 * never taken under it, nor held while waiting for it).
+	 */
+	struct mutex reg_lock;
 	spinlock_t lock;		/* never from hard IRQ; nests s->lock */
-	struct list_head snapshots;	/* struct cgsnap.origin_entry; lock */
+	/* struct cgsnap.origin_entry; changed under reg_lock and lock */
+	struct list_head snapshots;
 	unsigned int min_chunk;		/* sectors, 0: no snapshot; lock */
 	/*
 	 * Origin writes sent to the origin count in writes[epoch] until they
@@ -203,6 +246,7 @@ struct cgsnap_track {
 	struct hlist_node node;		/* s->tracked; s->track_lock */
 	cgsnap_chunk_t chunk;
 	bool tracked;
+	struct cgsnap_job job;		/* a write's resubmission */
 };
 
 /*
@@ -281,8 +325,14 @@ struct cgsnap {
 	struct list_head origin_entry;	/* o->snapshots; o->lock */
 	struct cgsnap_pe *spare_pe;	/* left by the origin's defer work; s->lock */
 	struct cgsnap_exception *spare_e;	/* likewise */
-	atomic_t nr_pes;		/* pes alive, parked ones too */
-	wait_queue_head_t pes_wait;	/* the destructor waits for nr_pes 0 */
+	/*
+	 * pes alive (parked ones too) and resubmissions queued on the
+	 * pool, + 1 held by the target
+	 * until its destructor: whoever drops the
+	 * last completes @pes_done, which the destructor then waits for.
+	 */
+	atomic_t nr_pes;
+	struct completion pes_done;
 	spinlock_t track_lock;		/* tracked, parked; taken in end_io */
 	struct hlist_head tracked[16];	/* reads in flight on the origin */
 	struct list_head parked;	/* pes whose origin writes wait for them */
@@ -301,6 +351,7 @@ struct cgsnap {
 	struct list_head stats;		/* s->stat_lock */
 	unsigned int nr_stats;		/* s->stat_lock */
 	atomic64_t copies, full_writes, merged_writes, waiters, commits;
+	atomic64_t shared_reads;	/* copies written from a leader's read */
 	atomic64_t buf_kmalloc, buf_vmalloc, buf_reserve, buf_waits;
 	atomic64_t cow_allocated;
 	struct dentry *debugfs;		/* const */
@@ -337,10 +388,16 @@ bool cgsnap_chunk_is_tracked(struct cgsnap *s, cgsnap_chunk_t chunk);
 void cgsnap_release_work(struct work_struct *work);
 void cgsnap_defer_work(struct work_struct *work);
 void cgsnap_remap_to_cow(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t new);
+void cgsnap_start_pe(struct cgsnap *s, struct cgsnap_pe *pe,
+		     struct cgsnap_exception *e, cgsnap_chunk_t old,
+		     cgsnap_chunk_t new, struct bio *bio, bool queue_bio);
 
 /* cow.c */
 bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work);
+void cgsnap_pool_finish(struct cgblk_pool *pool, struct cgblk_work *work);
 void cgsnap_commit_work(struct work_struct *work);
+void cgsnap_resubmit(struct cgsnap *s, struct cgsnap_job *job,
+		     enum cgsnap_job_kind kind, struct bio *bio);
 void __cgsnap_invalidate(struct cgsnap *s, enum cgsnap_invalid why, int err,
 			 cgsnap_chunk_t chunk);
 const char *cgsnap_invalid_name(enum cgsnap_invalid why);
@@ -375,7 +432,8 @@ void cgsnap_buf_read_done(void *buf, unsigned int sectors);
 extern struct target_type cgsnap_origin_target;
 int cgsnap_origin_register(struct cgsnap *s, char **error);
 void cgsnap_origin_unregister(struct cgsnap *s);
-void cgsnap_release_origin_bios(struct bio_list *bios);
+void cgsnap_release_origin_bios(struct cgsnap *s, struct bio_list *bios);
+void cgsnap_origin_rewrite(struct bio *bio);
 
 /* stats.c */
 struct cgsnap_cgstat *cgsnap_stat_get(struct cgsnap *s,

@@ -60,8 +60,14 @@ static unsigned int *reserve_held(struct cgsnap *s, struct cgsnap_pe *pe)
 	return pe->stat ? &pe->stat->reserve_held : &s->reserve_held;
 }
 
-/* Context of get_buf(): the worker.  Return: false when the pe now waits. */
-static bool get_buf(struct cgsnap *s, struct cgsnap_pe *pe)
+/*
+ * A buffer for @pe, from the allocator or the reserve; none found, the pe
+ * waits on s->buf_waiters if @wait, else the caller keeps it.
+ *
+ * Context: a worker of the pe's cgroup (its charge entered).  Return: true
+ * if the pe has its buffer.
+ */
+static bool try_buf(struct cgsnap *s, struct cgsnap_pe *pe, bool wait)
 {
 	size_t bytes = (size_t)s->chunk_size << SECTOR_SHIFT;
 	unsigned int *held = reserve_held(s, pe);
@@ -95,12 +101,21 @@ static bool get_buf(struct cgsnap *s, struct cgsnap_pe *pe)
 		}
 	}
 	got = pe->buf;
-	if (!got)
+	if (got)
+		atomic64_inc(&s->buf_reserve);
+	else if (wait) {
 		list_add_tail(&pe->buf_entry, &s->buf_waiters);
-	atomic64_inc(got ? &s->buf_reserve : &s->buf_waits);
+		atomic64_inc(&s->buf_waits);
+	}
 	/* Waiting, the pe is put_buf()'s from here: not touched again. */
 	spin_unlock(&s->buf_lock);
 	return got;
+}
+
+/* Context of get_buf(): the worker.  Return: false when the pe now waits. */
+static bool get_buf(struct cgsnap *s, struct cgsnap_pe *pe)
+{
+	return try_buf(s, pe, true);
 }
 
 /* Context: task context (the commit work); may sleep. */
@@ -123,7 +138,7 @@ static void put_buf(struct cgsnap *s, struct cgsnap_pe *pe)
 	spin_unlock(&s->buf_lock);
 	list_for_each_entry_safe(waiter, next, &waiters, buf_entry) {
 		list_del_init(&waiter->buf_entry);
-		cgblk_pool_queue(s->pool, &waiter->work);
+		cgblk_pool_queue(s->pool, &waiter->job.work);
 	}
 }
 
@@ -160,10 +175,63 @@ static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
 		end_copy(pe, -ENOMEM);
 		return;
 	}
-	cgblk_bio_associate(bio, &pe->work.charge);
+	cgblk_bio_associate(bio, &pe->job.work.charge);
 	bio->bi_private = pe;
 	bio->bi_end_io = pe->phase == CGSNAP_PE_READ ? read_endio : write_endio;
 	submit_bio(bio);
+}
+
+/**
+ * cgsnap_resubmit - resubmit a bio from its issuer's worker
+ * @s: the snapshot whose pool runs it
+ * @job: the bio's job, in its per-bio data
+ * @kind: CGSNAP_JOB_SUBMIT (a write through @s, remapped already) or
+ *	CGSNAP_JOB_ORIGIN_WRITE (an origin write, mapped again there)
+ * @bio: the bio
+ *
+ * For the bios that waited for a copy, released by the commit or the
+ * release work, which all cgroups share: their submission may wait for
+ * the device's admission, on the worker of the bio's own cgroup only.
+ *
+ * Context: task context; not under a spinlock (the charge takes css
+ * references, which never sleeps, but the callers need no more).
+ */
+void cgsnap_resubmit(struct cgsnap *s, struct cgsnap_job *job,
+		     enum cgsnap_job_kind kind, struct bio *bio)
+{
+	job->kind = kind;
+	job->bio = bio;
+	cgblk_charge_from_bio(&job->work.charge, bio);
+	job->work.bytes = 0;		/* counted when it came */
+	atomic_inc(&s->nr_pes);		/* the pool stays until it ran */
+	cgblk_pool_queue(s->pool, &job->work);
+}
+
+/**
+ * cgsnap_pool_finish - a resubmission, on its cgroup's worker
+ * @pool: the snapshot's pool
+ * @work: the bio's job (cgsnap_resubmit())
+ *
+ * Outside the issuer's charge (the pool left it): the bio carries its
+ * blkg, and a submission that ends the bio at once must not run its
+ * bi_end_io as the issuer.  @work is the bio's, gone once it is sent.
+ *
+ * Context: the worker of the bio's blkcg; may wait for admission.
+ */
+void cgsnap_pool_finish(struct cgblk_pool *pool, struct cgblk_work *work)
+{
+	struct cgsnap_job *job = container_of(work, struct cgsnap_job, work);
+	struct cgsnap *s = cgblk_pool_private(pool);
+	enum cgsnap_job_kind kind = job->kind;
+	struct bio *bio = job->bio;
+
+	cgblk_charge_put(&job->work.charge);
+	if (kind == CGSNAP_JOB_SUBMIT)
+		submit_bio_noacct(bio);
+	else
+		cgsnap_origin_rewrite(bio);
+	if (atomic_dec_and_test(&s->nr_pes))
+		complete(&s->pes_done);
 }
 
 /**
@@ -173,33 +241,45 @@ static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
  *
  * Twice for a copy that reads the origin: to start it (a whole-chunk write,
  * or the origin read), and once the read completed, to write the chunk; a
- * start that found no copy buffer is run again when one is freed.
+ * start that found no copy buffer is run again when one is freed.  Or a
+ * bio's resubmission (cgsnap_resubmit()): left to cgsnap_pool_finish().
  *
  * Context: the worker of the pe's blkcg, its charge entered; may sleep.
- * Return: false (the pool is done with the pe; no ->finish).
+ * Return: false for a copy (the pool is done with the pe), true for a
+ * resubmission.
  */
 bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 {
-	struct cgsnap_pe *pe = container_of(work, struct cgsnap_pe, work);
-	struct cgsnap *s = pe->s;
+	struct cgsnap_job *job = container_of(work, struct cgsnap_job, work);
 	struct bio *bio = NULL, *clone;
 	sector_t src, dev_size;
+	struct cgsnap_pe *pe;
 	unsigned int count;
+	struct cgsnap *s;
+
+	if (job->kind != CGSNAP_JOB_COPY)
+		return true;	/* cgsnap_pool_finish() submits it */
+	pe = container_of(job, struct cgsnap_pe, job);
+	s = pe->s;
 
 	if (pe->phase == CGSNAP_PE_COPIED) {
 		write_copy(s, pe);
 		return false;
 	}
 	if (!pe->stat)	/* tried again at each start until it is there */
-		pe->stat = cgsnap_stat_get(s, &pe->work.charge);
+		pe->stat = cgsnap_stat_get(s, &pe->job.work.charge);
 	if (!READ_ONCE(s->valid)) {
 		end_copy(pe, -EIO);
 		return false;
 	}
 
 	spin_lock(&s->lock);
-	/* none for a copy an origin write started */
-	if (pe->bios.head && is_full_chunk_write(s, pe->bios.head)) {
+	/*
+	 * None for a copy an origin write started (but for a snapshot write
+	 * that came meanwhile); not for a leader: its followers need the read.
+	 */
+	if (pe->bios.head && is_full_chunk_write(s, pe->bios.head) &&
+	    list_empty(&pe->followers)) {
 		bio = bio_list_pop(&pe->bios);
 		pe->full_bio = bio;
 	}
@@ -263,8 +343,8 @@ static void read_endio(struct bio *bio)
 	bio_put(bio);
 	cgsnap_buf_read_done(pe->buf, pe->read_sectors);
 	pe->phase = CGSNAP_PE_COPIED;
-	pe->work.bytes = 0;
-	cgblk_pool_queue(pe->s->pool, &pe->work);
+	pe->job.work.bytes = 0;
+	cgblk_pool_queue(pe->s->pool, &pe->job.work);
 }
 
 /*
@@ -286,17 +366,83 @@ static void merge_write(struct cgsnap *s, struct cgsnap_pe *pe, struct bio *bio)
 	}
 }
 
+static void start_followers(struct cgsnap_pe *pe);
+
+/*
+ * The leader's read is done: each follower gets its chunk, the part of the
+ * leader's chunk it is, copied into a buffer of its own, and goes on as a
+ * copy whose read is done: the first write waiting on it is merged, the
+ * chunk written to its COW device.  The leader's worker does that for it,
+ * charged to the follower's (the same) cgroups, all at once rather than
+ * one worker wake-up each.  A follower that gets no buffer now starts as a
+ * copy of its own on its worker (it reads the chunk again: the origin
+ * still holds it, its writes wait for the follower); so do all of them
+ * when the read failed: their own reads may not.  Nothing is shared
+ * afterwards: each snapshot's copies stay its own.
+ *
+ * Context: the leader's worker, its charge entered.
+ */
+static void share_read(struct cgsnap_pe *pe)
+{
+	sector_t base = cgsnap_chunk_to_sector(pe->s, pe->e->old);
+	struct cgsnap_pe *f, *tmp;
+
+	if (pe->error) {
+		start_followers(pe);
+		return;
+	}
+	list_for_each_entry_safe(f, tmp, &pe->followers, follow_entry) {
+		struct cgsnap *fs = f->s;
+		sector_t at = cgsnap_chunk_to_sector(fs, f->e->old) - base;
+
+		list_del_init(&f->follow_entry);
+		if (!READ_ONCE(fs->valid)) {
+			end_copy(f, -EIO);
+			continue;
+		}
+		if (!f->stat)
+			f->stat = cgsnap_stat_get(fs, &f->job.work.charge);
+		if (!try_buf(fs, f, false)) {
+			cgblk_pool_queue(fs->pool, &f->job.work);
+			continue;
+		}
+		memcpy(f->buf, pe->buf + ((size_t)at << SECTOR_SHIFT),
+		       (size_t)fs->chunk_size << SECTOR_SHIFT);
+		atomic64_inc(&fs->shared_reads);
+		f->phase = CGSNAP_PE_COPIED;
+		write_copy(fs, f);
+	}
+}
+
+/*
+ * A leader that ends without reading: its followers are copies of their
+ * own now, started on their workers.
+ *
+ * Context: any context, including hard interrupts (queueing never sleeps).
+ */
+static void start_followers(struct cgsnap_pe *pe)
+{
+	struct cgsnap_pe *f, *tmp;
+
+	list_for_each_entry_safe(f, tmp, &pe->followers, follow_entry) {
+		list_del_init(&f->follow_entry);
+		cgblk_pool_queue(f->s->pool, &f->job.work);
+	}
+}
+
 /*
  * The origin chunk is in pe->buf: on the writer's worker, under its charge.
- * The first write waiting on the pe (the one that needed the copy) is
- * merged into the copied chunk: it is then done by the COW write and ends
- * with the commit, with no write of its own.  Then issues the COW write,
- * associated with the writer's blkcg.
+ * A leader first hands its followers their part (share_read()).  The
+ * first write waiting on the pe (the one that needed the copy) is merged
+ * into the copied chunk: it is then done by the COW write and ends with the
+ * commit, with no write of its own.  Then issues the COW write, associated
+ * with the writer's blkcg.
  */
 static void write_copy(struct cgsnap *s, struct cgsnap_pe *pe)
 {
 	struct bio *first;
 
+	share_read(pe);		/* before the merge changes the buffer */
 	if (pe->error) {
 		end_copy(pe, pe->error);
 		return;
@@ -342,10 +488,14 @@ static void queue_commit(struct cgsnap_pe *pe)
 	struct cgsnap *s = pe->s;
 	unsigned long flags;
 
+	/*
+	 * Queued under the lock: once the pe is visible, the commit work may
+	 * finish it, and with the last pe the destructor may free @s.
+	 */
 	spin_lock_irqsave(&s->commit_lock, flags);
 	list_add_tail(&pe->commit_entry, &s->to_commit);
-	spin_unlock_irqrestore(&s->commit_lock, flags);
 	queue_work(s->commit_wq, &s->commit_work);
+	spin_unlock_irqrestore(&s->commit_lock, flags);
 }
 
 /*
@@ -358,6 +508,7 @@ static void end_copy(struct cgsnap_pe *pe, int error)
 {
 	if (error)
 		pe->error = error;
+	start_followers(pe);	/* a leader that did not read: none else */
 	queue_commit(pe);
 }
 
@@ -421,13 +572,17 @@ void cgsnap_commit_work(struct work_struct *work)
 	drop_store(s);
 }
 
-/* A pe is gone: the destructor may be waiting for the last. */
+/*
+ * A pe is gone: the destructor may be waiting for the last.
+ *
+ * Context: task context (the commit or release work).
+ */
 static void free_pe(struct cgsnap *s, struct cgsnap_pe *pe)
 {
-	cgblk_charge_put(&pe->work.charge);
+	cgblk_charge_put(&pe->job.work.charge);
 	mempool_free(pe, &s->pe_pool);
 	if (atomic_dec_and_test(&s->nr_pes))
-		wake_up(&s->pes_wait);
+		complete(&s->pes_done);
 }
 
 /*
@@ -492,17 +647,19 @@ static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error)
 		pe->full_bio = NULL;
 	}
 	while ((bio = bio_list_pop(&bios))) {
+		struct cgsnap_track *t = dm_per_bio_data(bio, sizeof(*t));
+
 		if (error) {
 			bio_io_error(bio);
 			continue;
 		}
 		cgsnap_remap_to_cow(s, bio, pe->e->new);
-		submit_bio_noacct(bio);
+		cgsnap_resubmit(s, &t->job, CGSNAP_JOB_SUBMIT, bio);
 	}
 	if (parked)
 		return;
+	cgsnap_release_origin_bios(s, &origin_bios);
 	free_pe(s, pe);
-	cgsnap_release_origin_bios(&origin_bios);
 }
 
 /**
@@ -536,8 +693,8 @@ void cgsnap_release_work(struct work_struct *work)
 
 	list_for_each_entry_safe(pe, tmp, &ready, park_entry) {
 		bios = pe->origin_bios;
+		cgsnap_release_origin_bios(s, &bios);
 		free_pe(s, pe);
-		cgsnap_release_origin_bios(&bios);
 	}
 }
 

@@ -55,6 +55,7 @@ MODULE_PARM_DESC(idle_timeout_ms,
 
 static const struct cgblk_pool_ops cgsnap_pool_ops = {
 	.run = cgsnap_pool_run,
+	.finish = cgsnap_pool_finish,
 };
 
 static int parse_features(struct cgsnap *s, struct dm_arg_set *as,
@@ -177,13 +178,15 @@ static void release_cow(struct cgsnap *s)
 
 /*
  * The one teardown: of the destructor, and of every failure of the
- * constructor, so each step copes with what was never made.  No bio is in
- * flight: dm suspended the device, or it was never live; so no copy is
- * alive either (each holds the bio that needed it), and nothing is queued
- * on the pool or waits for a buffer or a commit.  What may still run is
- * the tail of a work item: the defer work first (it queues copies on the
- * pool), then the pool, then the commit work and the retries of the
- * invalid header, which it queues.
+ * constructor, so each step copes with what was never made.  No bio of the
+ * snapshot device is in flight: dm suspended it, or it was never live.
+ * Copies started by origin writes (cgsnap-origin), and the resubmissions
+ * of the origin writes they release, may still be: once the snapshot is
+ * out of its origin's list none can start, and s->nr_pes counts them
+ * until done.  After that nothing is queued on the pool or waits for a
+ * buffer or a commit; what may still run is the tail of a work item: the
+ * defer work first (it queues copies on the pool), then the pool, then the
+ * commit work and the retries of the invalid header, which it queues.
  */
 static void cgsnap_free(struct cgsnap *s)
 {
@@ -194,7 +197,12 @@ static void cgsnap_free(struct cgsnap *s)
 	 * their origin writes parked on reads).
 	 */
 	cgsnap_origin_unregister(s);
-	wait_event(s->pes_wait, !atomic_read(&s->nr_pes));
+	/*
+	 * Not wait_event() on the count: the pe that drops it to 0 would wake
+	 * a snapshot that may be freed as soon as it sees the 0.
+	 */
+	if (!atomic_dec_and_test(&s->nr_pes))
+		wait_for_completion(&s->pes_done);
 	if (s->defer_wq)
 		destroy_workqueue(s->defer_wq);
 	WARN_ON_ONCE(!list_empty(&s->to_commit) || !list_empty(&s->buf_waiters));
@@ -272,7 +280,8 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	INIT_LIST_HEAD(&s->origin_entry);
 	INIT_LIST_HEAD(&s->parked);
 	spin_lock_init(&s->track_lock);
-	init_waitqueue_head(&s->pes_wait);
+	atomic_set(&s->nr_pes, 1);	/* the target's own */
+	init_completion(&s->pes_done);
 
 	dm_consume_args(&as, 4);
 	ret = parse_features(s, &as, ti);

@@ -38,24 +38,40 @@ static bool bio_nowait(struct bio *bio)
 	return bio->bi_opf & REQ_NOWAIT;
 }
 
-/*
- * A new pending exception for chunk @old, with its first bio; under
- * s->lock.  @pe and @e come preallocated.
+/**
+ * cgsnap_start_pe - a new pending exception
+ * @s: the snapshot
+ * @pe: the pe, preallocated
+ * @e: its exception, preallocated
+ * @old: origin chunk
+ * @new: COW chunk
+ * @bio: the write that needs the copy; the pe is charged to its cgroups
+ * @queue_bio: queue @bio on the pe (a write through the snapshot); an
+ *	origin write (origin.c) waits on the pe's origin_bios instead
+ *
+ * The caller queues the pe on its worker once it is done with it.
+ *
+ * Context: under s->lock.
  */
-static void __start_pe(struct cgsnap *s, struct cgsnap_pe *pe,
-		       struct cgsnap_exception *e, cgsnap_chunk_t old,
-		       cgsnap_chunk_t new, struct bio *bio)
+void cgsnap_start_pe(struct cgsnap *s, struct cgsnap_pe *pe,
+		     struct cgsnap_exception *e, cgsnap_chunk_t old,
+		     cgsnap_chunk_t new, struct bio *bio, bool queue_bio)
 {
+	lockdep_assert_held(&s->lock);
 	memset(pe, 0, sizeof(*pe));
 	pe->s = s;
 	pe->e = e;
 	e->old = old;
 	e->new = new;
 	bio_list_init(&pe->bios);
-	bio_list_add(&pe->bios, bio);
+	bio_list_init(&pe->origin_bios);
+	if (queue_bio)
+		bio_list_add(&pe->bios, bio);
+	INIT_LIST_HEAD(&pe->followers);
+	INIT_LIST_HEAD(&pe->follow_entry);
 	pe->phase = CGSNAP_PE_START;
-	cgblk_charge_from_bio(&pe->work.charge, bio);
-	pe->work.bytes = s->chunk_size << SECTOR_SHIFT;
+	cgblk_charge_from_bio(&pe->job.work.charge, bio);
+	pe->job.work.bytes = s->chunk_size << SECTOR_SHIFT;
 	atomic_inc(&s->nr_pes);
 	cgsnap_add_pending(s, pe);
 }
@@ -206,7 +222,7 @@ static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
 		goto out_unlock;
 	}
 	atomic64_inc(&s->cow_allocated);
-	__start_pe(s, new_pe, new_e, old, new, bio);
+	cgsnap_start_pe(s, new_pe, new_e, old, new, bio, true);
 	started = new_pe;
 	new_pe = NULL;
 	new_e = NULL;
@@ -221,7 +237,7 @@ out_unlock:
 			remap_to_origin(s, bio);
 	}
 	if (started)
-		cgblk_pool_queue(s->pool, &started->work);
+		cgblk_pool_queue(s->pool, &started->job.work);
 	if (new_pe)
 		mempool_free(new_pe, &s->pe_pool);
 	if (new_e)
@@ -332,8 +348,8 @@ int cgsnap_map(struct dm_target *ti, struct bio *bio)
 defer:
 	spin_lock(&s->lock);
 	bio_list_add(&s->deferred, bio);
+	queue_work(s->defer_wq, &s->defer_work);	/* before it may end */
 	spin_unlock(&s->lock);
-	queue_work(s->defer_wq, &s->defer_work);
 	return DM_MAPIO_SUBMITTED;
 }
 

@@ -10,7 +10,9 @@
  * of the origin copy the chunks it covers that the snapshot has not copied
  * yet: the copies are pending exceptions of those snapshots, started on the
  * snapshots' per-cgroup workers of the writer's cgroup (the origin read
- * and each COW write are charged to it).  The write waits, queued on one
+ * and each COW write are charged to it).  One origin read serves all the
+ * copies one write starts: the snapshot with the largest chunk reads it,
+ * the others write their part of its buffer.  The write waits, queued on one
  * of them (never in the map function), and is mapped again when that copy
  * is committed and no read of the chunk through the snapshot is still in
  * flight on the origin (cgsnap_release_origin_bios()); the next pass finds
@@ -23,11 +25,15 @@
  * "snapshot" targets on the same origin are not seen (dm-snapshot's
  * registry is not exported), nor do they see cgsnap-origin's writes.
  *
- * Locking: cgsnap_origins_lock (a mutex) for the registry and each
- * origin's users; it is also held across registration, so a snapshot list
- * it holds is stable.  o->lock (a spinlock, never from hard IRQ) for the
- * snapshot list as the map path walks it, the minimum chunk size and the
- * write epoch; s->lock nests inside it.
+ * Locking: cgsnap_origins_lock (a mutex, never held while sleeping on
+ * anything but itself) for the registry, each origin's users and count of
+ * snapshots, and the cgsnap-origin targets.  o->reg_lock (a mutex) is held
+ * across a registration, which waits for the origin's writes in flight,
+ * and by the origin's defer work, which sleeps in allocation for each
+ * snapshot: whoever holds it sees a stable snapshot list.  o->lock (a
+ * spinlock, never from hard IRQ) for the snapshot list as the map path
+ * walks it, the minimum chunk size and the write epoch; s->lock nests
+ * inside it.
  */
 #include <linux/blkdev.h>
 #include <linux/module.h>
@@ -60,6 +66,7 @@ struct cgsnap_origin_io {
 	struct cgsnap_origin_target *ot;
 	unsigned int epoch;		/* of o->writes[] it counts in ... */
 	bool counted;			/* ... once sent to the origin */
+	struct cgsnap_job job;		/* its release by a snapshot (cow.c) */
 };
 
 static struct cgsnap_origin *origin_get(dev_t dev)
@@ -78,6 +85,7 @@ static struct cgsnap_origin *origin_get(dev_t dev)
 		return NULL;
 	o->dev = dev;
 	o->users = 1;
+	mutex_init(&o->reg_lock);
 	spin_lock_init(&o->lock);
 	INIT_LIST_HEAD(&o->snapshots);
 	atomic_set(&o->writes[0], 0);
@@ -94,6 +102,15 @@ static void origin_put(struct cgsnap_origin *o)
 		return;
 	list_del(&o->entry);
 	kfree(o);
+}
+
+/* A snapshot that registered (or tried to) with @o is gone. */
+static void origin_leave(struct cgsnap_origin *o)
+{
+	mutex_lock(&cgsnap_origins_lock);
+	o->nr_snapshots--;
+	origin_put(o);
+	mutex_unlock(&cgsnap_origins_lock);
 }
 
 /* Under o->lock. */
@@ -145,31 +162,46 @@ int cgsnap_origin_register(struct cgsnap *s, char **error)
 		*error = "Cannot register the snapshot with its origin";
 		return -ENOMEM;
 	}
+	o->nr_snapshots++;	/* from here on, no cgsnap-origin into dev */
+	mutex_unlock(&cgsnap_origins_lock);
+
+	/*
+	 * Killable, the lock and the waits: a write held below (a suspended
+	 * device under the origin) would hold the table load for as long.
+	 */
+	if (mutex_lock_killable(&o->reg_lock))
+		goto interrupted;
+	/*
+	 * The epoch about to be reused must be empty: a registration killed
+	 * in its wait left writes in it.  No write joins it meanwhile: they
+	 * count in the current one.
+	 */
+	if (wait_event_killable(o->wait,
+				!atomic_read(&o->writes[READ_ONCE(o->epoch) ^ 1])))
+		goto interrupted_locked;
 	spin_lock(&o->lock);
 	list_add_tail(&s->origin_entry, &o->snapshots);
 	update_min_chunk(o);
 	old = o->epoch;
 	o->epoch ^= 1;
 	spin_unlock(&o->lock);
+	/* Writes of the old epoch are in flight on the origin only. */
+	if (wait_event_killable(o->wait, !atomic_read(&o->writes[old])))
+		goto interrupted_locked;
+	mutex_unlock(&o->reg_lock);
 	s->o = o;
-	/*
-	 * Writes of the old epoch are in flight on the origin only.  Killable:
-	 * a write held below (a suspended device under the origin) would
-	 * hold the table load for as long.
-	 */
-	if (wait_event_killable(o->wait, !atomic_read(&o->writes[old]))) {
-		spin_lock(&o->lock);
-		list_del_init(&s->origin_entry);
-		update_min_chunk(o);
-		spin_unlock(&o->lock);
-		origin_put(o);
-		s->o = NULL;
-		mutex_unlock(&cgsnap_origins_lock);
-		*error = "Interrupted waiting for the origin's writes in flight";
-		return -EINTR;
-	}
-	mutex_unlock(&cgsnap_origins_lock);
 	return 0;
+
+interrupted_locked:
+	spin_lock(&o->lock);
+	list_del_init(&s->origin_entry);	/* if it was added */
+	update_min_chunk(o);
+	spin_unlock(&o->lock);
+	mutex_unlock(&o->reg_lock);
+interrupted:
+	origin_leave(o);
+	*error = "Interrupted waiting for the origin's writes in flight";
+	return -EINTR;
 }
 
 /**
@@ -179,7 +211,7 @@ int cgsnap_origin_register(struct cgsnap *s, char **error)
  * Copies into @s that origin writes started may still be in flight: the
  * destructor waits for them (s->nr_pes).
  *
- * Context: task context (the destructor).
+ * Context: task context (the destructor, or a failed registration).
  */
 void cgsnap_origin_unregister(struct cgsnap *s)
 {
@@ -187,36 +219,14 @@ void cgsnap_origin_unregister(struct cgsnap *s)
 
 	if (!o)
 		return;
-	mutex_lock(&cgsnap_origins_lock);
+	mutex_lock(&o->reg_lock);
 	spin_lock(&o->lock);
 	list_del_init(&s->origin_entry);
 	update_min_chunk(o);
 	spin_unlock(&o->lock);
-	origin_put(o);
-	mutex_unlock(&cgsnap_origins_lock);
+	mutex_unlock(&o->reg_lock);
 	s->o = NULL;
-}
-
-/*
- * A new pending exception in @s for chunk @old, caused by origin write
- * @bio, which is not queued on it; under s->lock.
- */
-static void start_origin_pe(struct cgsnap *s, struct cgsnap_pe *pe,
-			    struct cgsnap_exception *e, cgsnap_chunk_t old,
-			    cgsnap_chunk_t new, struct bio *bio)
-{
-	memset(pe, 0, sizeof(*pe));
-	pe->s = s;
-	pe->e = e;
-	e->old = old;
-	e->new = new;
-	bio_list_init(&pe->bios);
-	bio_list_init(&pe->origin_bios);
-	pe->phase = CGSNAP_PE_START;
-	cgblk_charge_from_bio(&pe->work.charge, bio);
-	pe->work.bytes = s->chunk_size << SECTOR_SHIFT;
-	atomic_inc(&s->nr_pes);
-	cgsnap_add_pending(s, pe);
+	origin_leave(o);
 }
 
 /*
@@ -247,15 +257,20 @@ static bool get_pe(struct cgsnap *s, struct cgsnap_pe **pe,
  * One snapshot's part of an origin write of [start, end): every chunk of
  * @s in it without a complete exception gets a copy (or has one in
  * progress); @bio waits on the first of them unless *@queued already.
- * Under o->lock and s->lock.
+ * A new copy of the chunk that holds @start goes on @group (the caller
+ * makes one read serve them all), the others on their workers; if @bio
+ * would wait on such a copy, it is left to the caller (*@on_group), which
+ * queues it on the group's leader.  Under o->lock and s->lock.
  *
  * Return: 0, or -EAGAIN: the write would wait and is REQ_NOWAIT, or a copy
  * could not be allocated before @bio was queued anywhere.
  */
 static int __origin_write_snapshot(struct cgsnap *s, struct bio *bio,
-				   sector_t start, sector_t end, bool *queued)
+				   sector_t start, sector_t end, bool *queued,
+				   struct list_head *group, bool *on_group)
 {
-	cgsnap_chunk_t chunk = cgsnap_sector_to_chunk(s, start);
+	cgsnap_chunk_t first = cgsnap_sector_to_chunk(s, start);
+	cgsnap_chunk_t chunk = first;
 	cgsnap_chunk_t last;
 	struct cgsnap_exception *e;
 	struct cgsnap_pe *pe;
@@ -287,8 +302,14 @@ static int __origin_write_snapshot(struct cgsnap *s, struct bio *bio,
 				return 0;
 			}
 			atomic64_inc(&s->cow_allocated);
-			start_origin_pe(s, pe, e, chunk, new, bio);
-			cgblk_pool_queue(s->pool, &pe->work);
+			cgsnap_start_pe(s, pe, e, chunk, new, bio, false);
+			if (chunk == first) {
+				list_add_tail(&pe->follow_entry, group);
+				if (!*queued)
+					*on_group = *queued = true;
+			} else {
+				cgblk_pool_queue(s->pool, &pe->job.work);
+			}
 		} else if (bio->bi_opf & REQ_NOWAIT && !*queued) {
 			return -EAGAIN;
 		}
@@ -298,6 +319,34 @@ static int __origin_write_snapshot(struct cgsnap *s, struct bio *bio,
 		}
 	}
 	return 0;
+}
+
+/*
+ * The new copies of the chunks that hold one sector, one per snapshot:
+ * power-of-two chunks aligned on their size, each holds the smaller ones.
+ * The one with the largest chunk reads the origin for all; the others
+ * follow it (cow.c: share_read()).  @bio, if not NULL, waits on the
+ * leader, whose COW write is issued last of the group, so that when it is
+ * released the followers are mostly done too (one pass, not one per
+ * snapshot).  Under o->lock; never sleeps.
+ */
+static void start_group(struct list_head *group, struct bio *bio)
+{
+	struct cgsnap_pe *pe, *leader = NULL;
+
+	list_for_each_entry(pe, group, follow_entry)
+		if (!leader || pe->s->chunk_size > leader->s->chunk_size)
+			leader = pe;
+	if (!leader)
+		return;
+	list_del_init(&leader->follow_entry);
+	list_splice_init(group, &leader->followers);
+	if (bio) {	/* before the leader starts: until then it is ours */
+		spin_lock(&leader->s->lock);
+		bio_list_add(&leader->origin_bios, bio);
+		spin_unlock(&leader->s->lock);
+	}
+	cgblk_pool_queue(leader->s->pool, &leader->job.work);
 }
 
 /*
@@ -312,18 +361,21 @@ static int origin_write(struct cgsnap_origin_target *ot, struct bio *bio)
 	struct cgsnap_origin *o = ot->o;
 	sector_t start = dm_target_offset(ot->ti, bio->bi_iter.bi_sector);
 	sector_t end = start + bio_sectors(bio);
-	bool queued = false;
+	bool queued = false, on_group = false;
+	LIST_HEAD(group);
 	struct cgsnap *s;
 	int r = 0;
 
 	spin_lock(&o->lock);
 	list_for_each_entry(s, &o->snapshots, origin_entry) {
 		spin_lock(&s->lock);
-		r = __origin_write_snapshot(s, bio, start, end, &queued);
+		r = __origin_write_snapshot(s, bio, start, end, &queued,
+					    &group, &on_group);
 		spin_unlock(&s->lock);
 		if (r)
 			break;
 	}
+	start_group(&group, on_group ? bio : NULL);
 	if (!r && !queued) {
 		io->epoch = o->epoch;
 		io->counted = true;
@@ -337,16 +389,17 @@ static int origin_write(struct cgsnap_origin_target *ot, struct bio *bio)
 
 static void origin_defer(struct cgsnap_origin_target *ot, struct bio *bio)
 {
+	/* under the lock: the bio may end, and @ot go, once it is visible */
 	spin_lock(&ot->lock);
 	bio_list_add(&ot->deferred, bio);
-	spin_unlock(&ot->lock);
 	queue_work(ot->wq, &ot->defer_work);
+	spin_unlock(&ot->lock);
 }
 
 /*
  * Gives each snapshot of the origin a spare pe and exception, from its
  * mempool (GFP_NOIO: refilled by copies in flight, which need nothing of
- * this work).  Under cgsnap_origins_lock: the snapshots stay.
+ * this work).  Under o->reg_lock: the snapshots stay.
  */
 static void fill_spares(struct cgsnap_origin *o)
 {
@@ -354,7 +407,7 @@ static void fill_spares(struct cgsnap_origin *o)
 	struct cgsnap_pe *pe;
 	struct cgsnap *s;
 
-	lockdep_assert_held(&cgsnap_origins_lock);
+	lockdep_assert_held(&o->reg_lock);
 	list_for_each_entry(s, &o->snapshots, origin_entry) {
 		pe = mempool_alloc(&s->pe_pool, GFP_NOIO);
 		e = kmem_cache_alloc(cgsnap_exception_cache,
@@ -395,10 +448,10 @@ static void origin_defer_work(struct work_struct *work)
 	spin_unlock(&ot->lock);
 
 	while ((bio = bio_list_pop(&bios))) {
-		mutex_lock(&cgsnap_origins_lock);
+		mutex_lock(&ot->o->reg_lock);
 		fill_spares(ot->o);
 		r = origin_write(ot, bio);
-		mutex_unlock(&cgsnap_origins_lock);
+		mutex_unlock(&ot->o->reg_lock);
 		if (r == DM_MAPIO_REMAPPED)
 			submit_bio_noacct(bio);
 		else if (r == DM_MAPIO_REQUEUE)	/* spares taken meanwhile */
@@ -408,32 +461,49 @@ static void origin_defer_work(struct work_struct *work)
 
 /**
  * cgsnap_release_origin_bios - map origin writes again after a copy
+ * @s: the snapshot of the copy
  * @bios: origin writes that waited on a copy now committed (or failed),
  *	with no read of its chunk through the snapshot in flight any more
  *
- * Each is sent to the origin when every snapshot now has its chunks, else
- * waits on the next copy it needs.
+ * Each goes to the worker of its cgroup in @s's pool, which maps it again
+ * (cgsnap_origin_rewrite()).
  *
- * Context: task context (the commit or release work); may wait for the
- * origin's admission (never on a work item a completion needs).
+ * Context: task context (the commit or release work of @s).
  */
-void cgsnap_release_origin_bios(struct bio_list *bios)
+void cgsnap_release_origin_bios(struct cgsnap *s, struct bio_list *bios)
 {
 	struct bio *bio;
 
 	while ((bio = bio_list_pop(bios))) {
 		struct cgsnap_origin_io *io = dm_per_bio_data(bio, sizeof(*io));
 
-		switch (origin_write(io->ot, bio)) {
-		case DM_MAPIO_REMAPPED:
-			submit_bio_noacct(bio);
-			break;
-		case DM_MAPIO_REQUEUE:
-			origin_defer(io->ot, bio);
-			break;
-		default:
-			break;
-		}
+		cgsnap_resubmit(s, &io->job, CGSNAP_JOB_ORIGIN_WRITE, bio);
+	}
+}
+
+/**
+ * cgsnap_origin_rewrite - map a released origin write again
+ * @bio: the write
+ *
+ * It is sent to the origin when every snapshot now has its chunks, else
+ * waits on the next copy it needs.
+ *
+ * Context: the worker of the write's cgroup; may wait for the origin's
+ * admission.
+ */
+void cgsnap_origin_rewrite(struct bio *bio)
+{
+	struct cgsnap_origin_io *io = dm_per_bio_data(bio, sizeof(*io));
+
+	switch (origin_write(io->ot, bio)) {
+	case DM_MAPIO_REMAPPED:
+		submit_bio_noacct(bio);
+		break;
+	case DM_MAPIO_REQUEUE:
+		origin_defer(io->ot, bio);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -447,7 +517,7 @@ static bool own_device_has_snapshots(dev_t md_dev)
 
 	lockdep_assert_held(&cgsnap_origins_lock);
 	list_for_each_entry(o, &cgsnap_origins, entry)
-		if (o->dev == md_dev && !list_empty(&o->snapshots))
+		if (o->dev == md_dev && o->nr_snapshots)
 			return true;
 	return false;
 }

@@ -110,6 +110,8 @@ void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s)
 		   (long long)atomic64_read(&s->waiters),
 		   (long long)atomic64_read(&s->commits),
 		   (long long)atomic64_read(&s->cow_allocated));
+	seq_printf(m, "shared_reads %lld\n",
+		   (long long)atomic64_read(&s->shared_reads));
 	seq_printf(m, "buffers_kmalloc %lld\nbuffers_vmalloc %lld\nbuffers_reserve %lld\nbuffer_waits %lld\n",
 		   (long long)atomic64_read(&s->buf_kmalloc),
 		   (long long)atomic64_read(&s->buf_vmalloc),
