@@ -79,10 +79,12 @@ cg_setup A
 ram0=$(cat /sys/block/ram0/dev); ram1=$(cat /sys/block/ram1/dev); ram2=$(cat /sys/block/ram2/dev)
 cg_run A "dd if=/dev/urandom of=/dev/mapper/orig bs=4096 count=16 seek=$((5 * 256)) oflag=direct status=none" ||
 	fail "A's writes failed"
-# 4 KiB every 4 KiB from 5 MiB: 8 chunks of s1 (8 KiB) and 1 of s2 (64 KiB)
+# 4 KiB every 4 KiB from 5 MiB: 8 chunks of s1 (8 KiB) and 1 of s2 (64 KiB);
+# the first write's read of s2's chunk serves s1's first chunk too
+# (cgsnap_origin_shared_read proves the count)
 r0=$(io_stat_bytes A "$ram0" rbytes); w1=$(io_stat_bytes A "$ram1" wbytes); w2=$(io_stat_bytes A "$ram2" wbytes)
 log "A's io.stat: origin read $r0, s1 COW written $w1, s2 COW written $w2"
-[ "$r0" -ge $((8 * 8192 + 65536)) ] || fail "A was charged $r0 bytes of origin reads, not the copies' $((8 * 8192 + 65536))"
+[ "$r0" -ge $((7 * 8192 + 65536)) ] || fail "A was charged $r0 bytes of origin reads, not the copies' $((7 * 8192 + 65536))"
 [ "$w1" -ge $((8 * 8192)) ] || fail "A was charged $w1 bytes of s1's COW writes"
 [ "$w2" -ge 65536 ] || fail "A was charged $w2 bytes of s2's COW writes"
 [ "$(img /dev/mapper/s1)" = "$sum0" ] || fail "s1 changed with A's writes"
