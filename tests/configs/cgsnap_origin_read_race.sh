@@ -13,7 +13,7 @@
 # in flight), and the snapshot's own writes making the copies before one
 # origin write (7-8); the hung-task detector at 30 s.
 # timeout: 300
-# tier: edges
+# tier: one 6.1 (the full tier runs it everywhere)
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
 echo 30 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null || true
