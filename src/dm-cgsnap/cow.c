@@ -101,9 +101,9 @@ static bool try_buf(struct cgsnap *s, struct cgsnap_pe *pe, bool wait)
 		}
 	}
 	got = pe->buf;
-	if (got)
+	if (got) {
 		atomic64_inc(&s->buf_reserve);
-	else if (wait) {
+	} else if (wait) {
 		list_add_tail(&pe->buf_entry, &s->buf_waiters);
 		atomic64_inc(&s->buf_waits);
 	}
