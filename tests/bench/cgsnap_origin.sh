@@ -39,14 +39,6 @@ dd if=/dev/ram0 of=/dev/nullb0 bs=1M count=64 oflag=direct status=none
 sectors_read() { awk '{print $3}' "/sys/block/$1/stat"; }
 d0_name=dm-$(dmsetup info -c --noheadings -o minor d0 | tr -d ' ')
 
-rotate() {
-	local n=$1; shift
-	local i c=$#
-	for i in $(seq 0 $((c - 1))); do
-		eval "printf '%s ' \"\${$(( (i + n) % c + 1 ))}\""
-	done
-}
-
 # one SETUP TARGET NSNAP QD: fresh snapshots, one fio run of writes to
 # fresh chunks; appends "SETUP TARGET-NSNAP qdQD iops reads_per_write" to
 # raw

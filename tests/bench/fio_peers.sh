@@ -61,15 +61,6 @@ print(t, job, round(iops), round(bw), round(p50, 1), round(p99, 1), round(cpu, 1
 PY
 }
 
-# rotate N WORDS...: the words rotated left by N
-rotate() {
-	local n=$1; shift
-	local i c=$#
-	for i in $(seq 0 $((c - 1))); do
-		eval "printf '%s ' \"\${$(( (i + n) % c + 1 ))}\""
-	done
-}
-
 # --- stacking: raw vs loop vs cgloop ---
 for job in $JOBS; do
 	DEV=/dev/ram0 RUNTIME=1 fio --output=/dev/null "$CGBLK_TOP/tests/fio/$job.fio" # warm-up

@@ -204,6 +204,15 @@ io_stat_bytes() {
 # dev_written_bytes NAME: bytes written to /sys/block/NAME so far.
 dev_written_bytes() { awk '{print $7 * 512}' "/sys/block/$1/stat"; }
 
+# rotate N WORDS...: the words rotated left by N (benchmarks' rotating order)
+rotate() {
+	local n=$1; shift
+	local i c=$#
+	for i in $(seq 0 $((c - 1))); do
+		eval "printf '%s ' \"\${$(( (i + n) % c + 1 ))}\""
+	done
+}
+
 # median NUMBER...: the median (the upper middle one of an even count).
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
