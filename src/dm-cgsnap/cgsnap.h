@@ -326,9 +326,8 @@ struct cgsnap {
 	struct cgsnap_pe *spare_pe;	/* left by the origin's defer work; s->lock */
 	struct cgsnap_exception *spare_e;	/* likewise */
 	/*
-	 * pes alive (parked ones too) and resubmissions queued on the
-	 * pool, + 1 held by the target
-	 * until its destructor: whoever drops the
+	 * pes alive (parked ones too) and resubmissions queued on the pool,
+	 * + 1 held by the target until its destructor: whoever drops the
 	 * last completes @pes_done, which the destructor then waits for.
 	 */
 	atomic_t nr_pes;

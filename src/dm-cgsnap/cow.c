@@ -181,6 +181,13 @@ static void submit_copy_bio(struct cgsnap_pe *pe, struct block_device *bdev,
 	submit_bio(bio);
 }
 
+/* One of s->nr_pes is done: the destructor may be waiting for the last. */
+static void put_nr_pes(struct cgsnap *s)
+{
+	if (atomic_dec_and_test(&s->nr_pes))
+		complete(&s->pes_done);
+}
+
 /**
  * cgsnap_resubmit - resubmit a bio from its issuer's worker
  * @s: the snapshot whose pool runs it
@@ -230,8 +237,7 @@ void cgsnap_pool_finish(struct cgblk_pool *pool, struct cgblk_work *work)
 		submit_bio_noacct(bio);
 	else
 		cgsnap_origin_rewrite(bio);
-	if (atomic_dec_and_test(&s->nr_pes))
-		complete(&s->pes_done);
+	put_nr_pes(s);
 }
 
 /**
@@ -572,17 +578,12 @@ void cgsnap_commit_work(struct work_struct *work)
 	drop_store(s);
 }
 
-/*
- * A pe is gone: the destructor may be waiting for the last.
- *
- * Context: task context (the commit or release work).
- */
+/* A pe is gone.  Context: task context (the commit or release work). */
 static void free_pe(struct cgsnap *s, struct cgsnap_pe *pe)
 {
 	cgblk_charge_put(&pe->job.work.charge);
 	mempool_free(pe, &s->pe_pool);
-	if (atomic_dec_and_test(&s->nr_pes))
-		complete(&s->pes_done);
+	put_nr_pes(s);
 }
 
 /*

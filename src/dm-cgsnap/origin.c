@@ -12,8 +12,9 @@
  * snapshots' per-cgroup workers of the writer's cgroup (the origin read
  * and each COW write are charged to it).  One origin read serves all the
  * copies one write starts: the snapshot with the largest chunk reads it,
- * the others write their part of its buffer.  The write waits, queued on one
- * of them (never in the map function), and is mapped again when that copy
+ * the others get their part of its buffer copied (cow.c: share_read()).
+ * The write waits, queued on one of the copies (the reader, if it started
+ * them; never in the map function), and is mapped again when that copy
  * is committed and no read of the chunk through the snapshot is still in
  * flight on the origin (cgsnap_release_origin_bios()); the next pass finds
  * the other copies done, or waits again.
@@ -397,6 +398,20 @@ static void origin_defer(struct cgsnap_origin_target *ot, struct bio *bio)
 }
 
 /*
+ * After origin_write() outside the map function: send the write on, or
+ * defer it again (REQUEUE: the spares were taken meanwhile); SUBMITTED:
+ * it waits on a copy.
+ */
+static void origin_write_done(struct cgsnap_origin_target *ot,
+			      struct bio *bio, int r)
+{
+	if (r == DM_MAPIO_REMAPPED)
+		submit_bio_noacct(bio);
+	else if (r == DM_MAPIO_REQUEUE)
+		origin_defer(ot, bio);
+}
+
+/*
  * Gives each snapshot of the origin a spare pe and exception, from its
  * mempool (GFP_NOIO: refilled by copies in flight, which need nothing of
  * this work).  Under o->reg_lock: the snapshots stay.
@@ -452,10 +467,7 @@ static void origin_defer_work(struct work_struct *work)
 		fill_spares(ot->o);
 		r = origin_write(ot, bio);
 		mutex_unlock(&ot->o->reg_lock);
-		if (r == DM_MAPIO_REMAPPED)
-			submit_bio_noacct(bio);
-		else if (r == DM_MAPIO_REQUEUE)	/* spares taken meanwhile */
-			origin_defer(ot, bio);
+		origin_write_done(ot, bio, r);
 	}
 }
 
@@ -495,16 +507,7 @@ void cgsnap_origin_rewrite(struct bio *bio)
 {
 	struct cgsnap_origin_io *io = dm_per_bio_data(bio, sizeof(*io));
 
-	switch (origin_write(io->ot, bio)) {
-	case DM_MAPIO_REMAPPED:
-		submit_bio_noacct(bio);
-		break;
-	case DM_MAPIO_REQUEUE:
-		origin_defer(io->ot, bio);
-		break;
-	default:
-		break;
-	}
+	origin_write_done(io->ot, bio, origin_write(io->ot, bio));
 }
 
 /*
