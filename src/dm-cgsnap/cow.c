@@ -18,6 +18,7 @@ static void end_copy(struct cgsnap_pe *pe, int error);
 static void write_copy(struct cgsnap *s, struct cgsnap_pe *pe);
 static void finish_pe(struct cgsnap *s, struct cgsnap_pe *pe, int error);
 static void drop_store(struct cgsnap *s);
+static void start_followers(struct cgsnap_pe *pe);
 
 /*
  * Copy buffers.  A copy holds its buffer from the origin read until its
@@ -322,7 +323,13 @@ bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 		return false;
 	}
 	count = min_t(sector_t, s->chunk_size, dev_size - src);
-	if (!get_buf(s, pe))
+	/*
+	 * A leader that would wait for a buffer lets its followers go first,
+	 * as copies of their own: a wait must not hold other snapshots' copies.
+	 */
+	if (!list_empty(&pe->followers) && !try_buf(s, pe, false))
+		start_followers(pe);
+	if (!pe->buf && !get_buf(s, pe))
 		return false;	/* started again when a buffer is freed */
 	if (count < s->chunk_size)
 		memset(pe->buf + ((size_t)count << SECTOR_SHIFT), 0,
@@ -372,19 +379,18 @@ static void merge_write(struct cgsnap *s, struct cgsnap_pe *pe, struct bio *bio)
 	}
 }
 
-static void start_followers(struct cgsnap_pe *pe);
-
 /*
  * The leader's read is done: each follower gets its chunk, the part of the
- * leader's chunk it is, copied into a buffer of its own, and goes on as a
- * copy whose read is done: the first write waiting on it is merged, the
- * chunk written to its COW device.  The leader's worker does that for it,
- * charged to the follower's (the same) cgroups, all at once rather than
- * one worker wake-up each.  A follower that gets no buffer now starts as a
- * copy of its own on its worker (it reads the chunk again: the origin
- * still holds it, its writes wait for the follower); so do all of them
- * when the read failed: their own reads may not.  Nothing is shared
- * afterwards: each snapshot's copies stay its own.
+ * leader's chunk it is, copied into a buffer of its own (allocated under
+ * the leader's charge: the same cgroups), and goes on, on its own
+ * snapshot's worker of that cgroup, as a copy whose read is done: the first
+ * write waiting on it is merged, the chunk written to its COW device.  Its
+ * COW write is issued from there, not here: the leader's worker must not
+ * wait for another snapshot's COW device.  A follower that gets no buffer
+ * now starts as a copy of its own on its worker (it reads the chunk again:
+ * the origin still holds it, its writes wait for the follower); so do all
+ * of them when the read failed: their own reads may not.  Nothing is
+ * shared afterwards: each snapshot's copies stay its own.
  *
  * Context: the leader's worker, its charge entered.
  */
@@ -416,7 +422,7 @@ static void share_read(struct cgsnap_pe *pe)
 		       (size_t)fs->chunk_size << SECTOR_SHIFT);
 		atomic64_inc(&fs->shared_reads);
 		f->phase = CGSNAP_PE_COPIED;
-		write_copy(fs, f);
+		cgblk_pool_queue(fs->pool, &f->job.work);
 	}
 }
 

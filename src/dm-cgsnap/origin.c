@@ -327,9 +327,9 @@ static int __origin_write_snapshot(struct cgsnap *s, struct bio *bio,
  * power-of-two chunks aligned on their size, each holds the smaller ones.
  * The one with the largest chunk reads the origin for all; the others
  * follow it (cow.c: share_read()).  @bio, if not NULL, waits on the
- * leader, whose COW write is issued last of the group, so that when it is
- * released the followers are mostly done too (one pass, not one per
- * snapshot).  Under o->lock; never sleeps.
+ * leader, whose read the followers' copies start from, so that when it is
+ * released the followers are mostly done too (mapped again, it waits for
+ * any that is not).  Under o->lock; never sleeps.
  */
 static void start_group(struct list_head *group, struct bio *bio)
 {
