@@ -228,6 +228,12 @@ struct cgsnap_origin {
 	struct list_head snapshots;
 	unsigned int min_chunk;		/* sectors, 0: no snapshot; lock */
 	/*
+	 * A reload handover moves a snapshot's exceptions to its new table:
+	 * meanwhile every write waits in its target's defer work (set and
+	 * cleared under reg_lock too, which that work holds).  lock.
+	 */
+	bool frozen;
+	/*
 	 * Origin writes sent to the origin count in writes[epoch] until they
 	 * complete; a registration flips the epoch (lock) and waits for the
 	 * old one to drain (wait).
@@ -260,6 +266,17 @@ struct cgsnap {
 	struct dm_dev *origin;		/* const */
 	struct dm_dev *cow;		/* const */
 	struct list_head cow_entry;	/* main.c: COW devices in use; cgsnap_cows_lock */
+	/*
+	 * Reload handover (main.c), all cgsnap_cows_lock: a table loaded on
+	 * the COW device of a live one takes over its exceptions and store
+	 * at its resume (or at the live one's destruction, whichever comes
+	 * first), instead of reading the store the live one still writes.
+	 */
+	bool ready;			/* constructed: may hand over or take over */
+	bool handover_cancelled;	/* the source went while this one was built */
+	bool handed_over;		/* its state went to handover_dest; final */
+	struct cgsnap *handover_src;	/* the live table this one takes over */
+	struct cgsnap *handover_dest;	/* the table that takes this one over */
 
 	/* table; const */
 	bool persistent;
@@ -267,9 +284,9 @@ struct cgsnap {
 	bool discard_zeroes_cow;
 	bool discard_passdown_origin;
 
-	unsigned int chunk_size;	/* sectors; const */
+	unsigned int chunk_size;	/* sectors; const (a taker's: its source's) */
 	unsigned int chunk_shift;	/* const */
-	sector_t cow_sectors;		/* const */
+	sector_t cow_sectors;		/* const: a grown COW shows at a reload */
 
 	spinlock_t lock;		/* see the top of this file */
 	/*
@@ -332,6 +349,7 @@ struct cgsnap {
 	 */
 	atomic_t nr_pes;
 	struct completion pes_done;
+	bool pes_drained;		/* the target's own dropped: handover, dtr */
 	spinlock_t track_lock;		/* tracked, parked; taken in end_io */
 	struct hlist_head tracked[16];	/* reads in flight on the origin */
 	struct list_head parked;	/* pes whose origin writes wait for them */
@@ -373,6 +391,7 @@ extern struct kmem_cache *cgsnap_exception_cache;
 extern struct kmem_cache *cgsnap_pe_cache;
 int cgsnap_alloc_tables(struct cgsnap *s);
 void cgsnap_free_tables(struct cgsnap *s);
+void cgsnap_tables_handover(struct cgsnap *src, struct cgsnap *dst);
 struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old);
 struct cgsnap_pe *cgsnap_lookup_pending(struct cgsnap *s, cgsnap_chunk_t old);
 void cgsnap_add_pending(struct cgsnap *s, struct cgsnap_pe *pe);
@@ -413,6 +432,7 @@ int cgsnap_store_read(struct cgsnap *s, cgsnap_add_fn add, void *ctx,
 int cgsnap_set_chunk_size(struct cgsnap *s, unsigned int chunk_size,
 			  char **error);
 void cgsnap_store_free(struct cgsnap *s);
+void cgsnap_store_handover(struct cgsnap *src, struct cgsnap *dst);
 int cgsnap_store_alloc_chunk(struct cgsnap *s, cgsnap_chunk_t *chunk);
 void cgsnap_store_add(struct cgsnap *s, cgsnap_chunk_t old, cgsnap_chunk_t new);
 int cgsnap_store_commit(struct cgsnap *s);
@@ -431,6 +451,8 @@ void cgsnap_buf_read_done(void *buf, unsigned int sectors);
 extern struct target_type cgsnap_origin_target;
 int cgsnap_origin_register(struct cgsnap *s, char **error);
 void cgsnap_origin_unregister(struct cgsnap *s);
+void cgsnap_origin_freeze(struct cgsnap *s);
+void cgsnap_origin_handover(struct cgsnap *src, struct cgsnap *dst);
 void cgsnap_release_origin_bios(struct cgsnap *s, struct bio_list *bios);
 void cgsnap_origin_rewrite(struct bio *bio);
 

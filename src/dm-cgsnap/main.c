@@ -130,40 +130,129 @@ static void buf_free(void *buf, void *data)
 }
 
 /*
- * COW devices in use: each cgsnap whose constructor got its COW device is
- * on cgsnap_cows, under cgsnap_cows_lock, until its destructor (or the
- * constructor's failure) puts it.
+ * COW devices in use, and the reload handover.  Each cgsnap whose
+ * constructor got its COW device is on cgsnap_cows, under cgsnap_cows_lock,
+ * until its destructor (or the constructor's failure) puts it.
  *
- * One store has one writer.  There is no handover of a live store between
- * tables yet (dm-snapshot hands its exceptions to the new table at
- * resume): a second table on the same COW device would read the store in
- * its constructor while the live table still allocates chunks and commits
- * exceptions, and the two would hand out the same chunks.  So a table
- * whose COW device a cgsnap table already uses is refused -- a reload of
- * the same device as well as another device naming it -- until the
- * holder's table is destroyed (dmsetup remove, or a reload to another
- * table and its resume).
+ * One store has one writer.  A table loaded on the COW device of a live
+ * cgsnap table (a `dmsetup reload` of the same device, as `lvextend` of a
+ * snapshot does, or another device naming it) does not read the store,
+ * which the live table still allocates from and commits to: it takes the
+ * live table's exceptions and store over ("hands over", as dm-snapshot
+ * does) at its resume, when the live table must be suspended (a reload
+ * suspends it anyway), or when the live table is destroyed first,
+ * whichever comes first.  The handover holds the origin's writes
+ * (cgsnap_origin_freeze()), waits for the copies into the old table in
+ * flight, moves the exception table, the store's state, the validity and
+ * the registration with the origin, and lets the writes go.  The new
+ * table's COW device may have grown (a reloaded dm-linear): the room is
+ * its own from there on.  It may not be smaller than what is allocated.
+ * The old table is then an empty shell, Invalid, until destroyed.
+ *
+ * Refused, with the reason: a second table while one waits to take over
+ * (as dm-snapshot: `dmsetup clear` the first), another origin, another
+ * store type (P/PO against N), a live table still in its constructor,
+ * two targets of one table.
+ *
+ * cgsnap_cows_lock is held across a handover, which waits for copies in
+ * flight: nothing a copy needs takes it.
  */
 static DEFINE_MUTEX(cgsnap_cows_lock);
 static LIST_HEAD(cgsnap_cows);
 
-static int claim_cow(struct cgsnap *s, struct dm_target *ti)
+/* Can @s take @h over?  0, or a negative errno with ti->error set. */
+static int check_takeover(struct cgsnap *s, struct cgsnap *h,
+			  bool chunk_from_table, struct dm_target *ti)
+{
+	sector_t allocated;
+
+	lockdep_assert_held(&cgsnap_cows_lock);
+	if (!h->ready) {
+		ti->error = "COW device is being loaded by another cgsnap table";
+		return -EBUSY;
+	}
+	if (h->ti->table == ti->table) {
+		ti->error = "COW device in use by another target of this table";
+		return -EBUSY;
+	}
+	if (h->handover_dest) {
+		ti->error = "Another table is already waiting to take over this COW device";
+		return -EBUSY;
+	}
+	if (h->origin->bdev != s->origin->bdev) {
+		ti->error = "COW device in use by a live cgsnap of another origin";
+		return -EINVAL;
+	}
+	if (h->persistent != s->persistent) {
+		ti->error = "Exception store type differs from the live table's (P/PO against N)";
+		return -EINVAL;
+	}
+	if (chunk_from_table && s->chunk_size != h->chunk_size)
+		DMWARN("chunk size %u of the live table overrides table chunk size of %u.",
+		       h->chunk_size, s->chunk_size);
+	if (cgsnap_set_chunk_size(s, h->chunk_size, &ti->error))
+		return -EINVAL;
+	spin_lock(&h->lock);
+	allocated = cgsnap_chunk_to_sector(h, h->next_free);
+	spin_unlock(&h->lock);
+	if (s->cow_sectors < allocated) {
+		ti->error = "COW device is smaller than the chunks the live snapshot has allocated";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Return: 0 when the COW device is @s's alone (it reads the store), 1 when
+ * a live table holds it (@s takes it over), or a negative errno with
+ * ti->error set.
+ */
+static int claim_cow(struct cgsnap *s, bool chunk_from_table,
+		     struct dm_target *ti)
 {
 	dev_t dev = s->cow->bdev->bd_dev;
-	struct cgsnap *o;
+	struct cgsnap *h;
 	int ret = 0;
 
 	mutex_lock(&cgsnap_cows_lock);
-	list_for_each_entry(o, &cgsnap_cows, cow_entry) {
-		if (o->cow->bdev->bd_dev != dev)
+	list_for_each_entry(h, &cgsnap_cows, cow_entry) {
+		if (h->cow->bdev->bd_dev != dev || h->handed_over)
 			continue;
-		/* dm prints it: one line, with the device and -EBUSY */
-		ti->error = "COW device in use by a live cgsnap table (no reload)";
-		ret = -EBUSY;
-		goto out;
+		if (h->handover_src) {	/* a taker, not yet the holder */
+			ti->error = "Another table is already waiting to take over this COW device";
+			ret = -EBUSY;
+			goto out;
+		}
+		ret = check_takeover(s, h, chunk_from_table, ti);
+		if (ret)
+			goto out;
+		s->handover_src = h;
+		h->handover_dest = s;
+		ret = 1;
+		break;
 	}
 	list_add_tail(&s->cow_entry, &cgsnap_cows);
 out:
+	mutex_unlock(&cgsnap_cows_lock);
+	return ret;
+}
+
+/*
+ * The end of a constructor: from here on the table may hand over, or take
+ * over.  A taker whose source was destroyed while it was being built has
+ * nothing to take (it did not read the store): refused.
+ */
+static int set_ready(struct cgsnap *s, bool taker, struct dm_target *ti)
+{
+	int ret = 0;
+
+	mutex_lock(&cgsnap_cows_lock);
+	if (taker && s->handover_cancelled) {
+		ti->error = "The live table on this COW device went away during the load";
+		ret = -EAGAIN;
+	} else {
+		s->ready = true;
+	}
 	mutex_unlock(&cgsnap_cows_lock);
 	return ret;
 }
@@ -173,6 +262,103 @@ static void release_cow(struct cgsnap *s)
 {
 	mutex_lock(&cgsnap_cows_lock);
 	list_del_init(&s->cow_entry);
+	mutex_unlock(&cgsnap_cows_lock);
+}
+
+static void add_debugfs(struct cgsnap *s)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s@%llu",
+		 dm_disk(dm_table_get_md(s->ti->table))->disk_name,
+		 (unsigned long long)s->ti->begin);
+	s->debugfs = cgsnap_stats_create(s, name, cgsnap_debugfs);
+}
+
+/* Wait until no copy into @s is in flight; once: handover, teardown. */
+static void drain_pes(struct cgsnap *s)
+{
+	if (s->pes_drained)
+		return;
+	s->pes_drained = true;
+	/*
+	 * Not wait_event() on the count: the pe that drops it to 0 would wake
+	 * a snapshot that may be freed as soon as it sees the 0.
+	 */
+	if (!atomic_dec_and_test(&s->nr_pes))
+		wait_for_completion(&s->pes_done);
+}
+
+/*
+ * Move @src's exceptions, store and registration to @dst (see above).
+ * @src is suspended or being destroyed: no bio of its device is in flight;
+ * @dst is built and not live yet.
+ */
+static void handover(struct cgsnap *src, struct cgsnap *dst)
+{
+	lockdep_assert_held(&cgsnap_cows_lock);
+	cgsnap_origin_freeze(src);
+	drain_pes(src);
+	/* the tails of the works that freed the last pes */
+	flush_workqueue(src->defer_wq);
+	flush_workqueue(src->commit_wq);
+	cancel_delayed_work_sync(&src->drop_work);
+
+	spin_lock(&src->lock);
+	spin_lock_nested(&dst->lock, SINGLE_DEPTH_NESTING);
+	cgsnap_tables_handover(src, dst);
+	cgsnap_store_handover(src, dst);
+	dst->valid = src->valid;
+	dst->overflowed = src->overflowed;
+	dst->invalid_reason = src->invalid_reason;
+	dst->invalid_error = src->invalid_error;
+	dst->invalid_chunk = src->invalid_chunk;
+	dst->drop_pending = src->drop_pending;	/* written at its resume */
+	src->drop_pending = false;
+	WRITE_ONCE(src->valid, false);
+	src->handed_over = true;
+	/* allocated past the end since the load checked (origin writes) */
+	if (dst->valid &&
+	    cgsnap_chunk_to_sector(dst, dst->next_free) > dst->cow_sectors)
+		__cgsnap_out_of_space(dst);
+	spin_unlock(&dst->lock);
+	spin_unlock(&src->lock);
+
+	cgsnap_origin_handover(src, dst);
+	src->handover_dest = NULL;
+	dst->handover_src = NULL;
+	debugfs_remove(src->debugfs);	/* same name for a reload */
+	src->debugfs = NULL;
+	add_debugfs(dst);
+	DMINFO("%s: took over the exceptions of %s (COW %llu sectors)",
+	       dm_table_device_name(dst->ti->table),
+	       dm_table_device_name(src->ti->table),
+	       (unsigned long long)dst->cow_sectors);
+}
+
+/*
+ * A table going away: a source hands over to a taker that is ready (the
+ * taker's resume did not come first), or cancels one still being built;
+ * a taker leaves its source as it was.
+ */
+static void leave_handover(struct cgsnap *s)
+{
+	struct cgsnap *other;
+
+	mutex_lock(&cgsnap_cows_lock);
+	other = s->handover_dest;
+	if (other && other->ready) {
+		handover(s, other);
+	} else if (other) {
+		other->handover_src = NULL;
+		other->handover_cancelled = true;
+		s->handover_dest = NULL;
+	}
+	other = s->handover_src;
+	if (other) {
+		other->handover_dest = NULL;
+		s->handover_src = NULL;
+	}
 	mutex_unlock(&cgsnap_cows_lock);
 }
 
@@ -186,10 +372,13 @@ static void release_cow(struct cgsnap *s)
  * until done.  After that nothing is queued on the pool or waits for a
  * buffer or a commit; what may still run is the tail of a work item: the
  * defer work first (it queues copies on the pool), then the pool, then the
- * commit work and the retries of the invalid header, which it queues.
+ * commit work and the retries of the invalid header, which it queues.  A
+ * table that hands over does it first (leave_handover()): what is left is
+ * its own, empty.
  */
 static void cgsnap_free(struct cgsnap *s)
 {
+	leave_handover(s);
 	debugfs_remove(s->debugfs);
 	/*
 	 * Origin writes start copies into a snapshot whatever its device's
@@ -197,12 +386,7 @@ static void cgsnap_free(struct cgsnap *s)
 	 * their origin writes parked on reads).
 	 */
 	cgsnap_origin_unregister(s);
-	/*
-	 * Not wait_event() on the count: the pe that drops it to 0 would wake
-	 * a snapshot that may be freed as soon as it sees the 0.
-	 */
-	if (!atomic_dec_and_test(&s->nr_pes))
-		wait_for_completion(&s->pes_done);
+	drain_pes(s);
 	if (s->defer_wq)
 		destroy_workqueue(s->defer_wq);
 	WARN_ON_ONCE(!list_empty(&s->to_commit) || !list_empty(&s->buf_waiters));
@@ -250,6 +434,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	struct dm_arg_set as = { .argc = argc, .argv = argv };
 	unsigned int chunk_size;
 	struct cgsnap *s;
+	bool taker;
 	char name[64];
 	int ret;
 
@@ -316,18 +501,18 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ret = -EINVAL;
 		goto bad;
 	}
-	/* before anything reads or writes the store */
-	ret = claim_cow(s, ti);
-	if (ret)
-		goto bad;
 	s->cow_sectors = compat_bdev_nr_sectors(s->cow->bdev);
-
 	if (chunk_size) {
-		/* cgsnap_store_open() may replace it by the stored one */
+		/* the store, or the live table taken over, may replace it */
 		ret = cgsnap_set_chunk_size(s, chunk_size, &ti->error);
 		if (ret)
 			goto bad;
 	}
+	/* before anything reads or writes the store */
+	ret = claim_cow(s, chunk_size != 0, ti);
+	if (ret < 0)
+		goto bad;
+	taker = ret;
 
 	ret = bioset_init(&s->bs, 64, 0, BIOSET_NEED_BVECS);
 	if (ret) {
@@ -339,7 +524,8 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot allocate mempool for pending exceptions";
 		goto bad;
 	}
-	ret = cgsnap_store_open(s, chunk_size != 0, &ti->error);
+	/* a taker gets the store's state at the handover */
+	ret = taker ? 0 : cgsnap_store_open(s, chunk_size != 0, &ti->error);
 	if (ret)
 		goto bad;
 	ret = cgsnap_alloc_tables(s);	/* for the final chunk size */
@@ -347,7 +533,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Unable to allocate hash table space";
 		goto bad;
 	}
-	ret = cgsnap_store_read(s, add_exception, s, &ti->error);
+	ret = taker ? 0 : cgsnap_store_read(s, add_exception, s, &ti->error);
 	if (ret)
 		goto bad;
 	ret = -ENOMEM;
@@ -388,12 +574,14 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		DMWARN("%s: discard_passdown_origin: discards reach the shared origin %s",
 		       dm_table_device_name(ti->table), s->origin->name);
 
-	snprintf(name, sizeof(name), "%s@%llu",
-		 dm_disk(dm_table_get_md(ti->table))->disk_name,
-		 (unsigned long long)ti->begin);
-	s->debugfs = cgsnap_stats_create(s, name, cgsnap_debugfs);
-	/* last: from here on, origin writes copy into the snapshot */
-	ret = cgsnap_origin_register(s, &ti->error);
+	if (!taker) {
+		add_debugfs(s);		/* a taker's replaces its source's */
+		/* from here on, origin writes copy into the snapshot */
+		ret = cgsnap_origin_register(s, &ti->error);
+		if (ret)
+			goto bad;
+	}
+	ret = set_ready(s, taker, ti);
 	if (ret)
 		goto bad;
 	return 0;
@@ -406,6 +594,30 @@ bad:
 static void cgsnap_dtr(struct dm_target *ti)
 {
 	cgsnap_free(ti->private);
+}
+
+/*
+ * A table that takes a live one over does it here, before its first I/O:
+ * the live one must be suspended (it is, for a reload of its device).
+ */
+static int cgsnap_preresume(struct dm_target *ti)
+{
+	struct cgsnap *s = ti->private;
+	struct cgsnap *src;
+	int ret = 0;
+
+	mutex_lock(&cgsnap_cows_lock);
+	src = s->handover_src;
+	if (src && !dm_suspended(src->ti)) {
+		DMERR("%s: cannot take over the exceptions of %s until it is suspended",
+		      dm_table_device_name(ti->table),
+		      dm_table_device_name(src->ti->table));
+		ret = -EINVAL;
+	} else if (src) {
+		handover(src, s);
+	}
+	mutex_unlock(&cgsnap_cows_lock);
+	return ret;
 }
 
 static void cgsnap_postsuspend(struct dm_target *ti)
@@ -490,7 +702,7 @@ static int cgsnap_iterate_devices(struct dm_target *ti,
 
 static struct target_type cgsnap_target = {
 	.name = "cgsnap",
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},	/* 1.1: reload handover */
 	.features = COMPAT_DM_TARGET_NOWAIT,
 	.module = THIS_MODULE,
 	.ctr = cgsnap_ctr,
@@ -498,6 +710,7 @@ static struct target_type cgsnap_target = {
 	.map = cgsnap_map,
 	.end_io = cgsnap_end_io,
 	.postsuspend = cgsnap_postsuspend,
+	.preresume = cgsnap_preresume,
 	.resume = cgsnap_resume,
 	.status = cgsnap_status,
 	.iterate_devices = cgsnap_iterate_devices,

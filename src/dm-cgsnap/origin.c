@@ -230,6 +230,53 @@ void cgsnap_origin_unregister(struct cgsnap *s)
 	origin_leave(o);
 }
 
+/**
+ * cgsnap_origin_freeze - hold every write of a snapshot's origin
+ * @s: the snapshot (registered), about to hand its state over
+ *
+ * Until cgsnap_origin_handover(), origin writes start no copy: each waits
+ * in its cgsnap-origin target's defer work (blocked on o->reg_lock, which
+ * this takes), or fails with EAGAIN if REQ_NOWAIT.  Writes already sent to
+ * the origin, and copies already started, go on.
+ *
+ * Context: task context; sleeps (o->reg_lock, held until the handover:
+ * a registration in its killable wait holds it as long).
+ */
+void cgsnap_origin_freeze(struct cgsnap *s)
+{
+	struct cgsnap_origin *o = s->o;
+
+	mutex_lock(&o->reg_lock);
+	spin_lock(&o->lock);
+	o->frozen = true;
+	spin_unlock(&o->lock);
+}
+
+/**
+ * cgsnap_origin_handover - put a snapshot's new table in its place
+ * @src: the frozen snapshot (cgsnap_origin_freeze()), its state moved
+ * @dst: its new table, which takes its registration over
+ *
+ * Origin writes copy into @dst from here on; the writes held meanwhile
+ * are mapped again by the defer work, which waited for o->reg_lock.
+ *
+ * Context: task context, after cgsnap_origin_freeze(@src).
+ */
+void cgsnap_origin_handover(struct cgsnap *src, struct cgsnap *dst)
+{
+	struct cgsnap_origin *o = src->o;
+
+	lockdep_assert_held(&o->reg_lock);
+	dst->o = o;
+	src->o = NULL;
+	spin_lock(&o->lock);
+	list_replace_init(&src->origin_entry, &dst->origin_entry);
+	update_min_chunk(o);
+	o->frozen = false;
+	spin_unlock(&o->lock);
+	mutex_unlock(&o->reg_lock);
+}
+
 /*
  * Takes a pe and an exception for @s: the spares the defer work left
  * first, else GFP_NOWAIT.  Under s->lock.
@@ -368,6 +415,10 @@ static int origin_write(struct cgsnap_origin_target *ot, struct bio *bio)
 	int r = 0;
 
 	spin_lock(&o->lock);
+	if (o->frozen) {	/* a handover: wait in the defer work */
+		spin_unlock(&o->lock);
+		return DM_MAPIO_REQUEUE;
+	}
 	list_for_each_entry(s, &o->snapshots, origin_entry) {
 		spin_lock(&s->lock);
 		r = __origin_write_snapshot(s, bio, start, end, &queued,

@@ -401,6 +401,31 @@ void cgsnap_store_free(struct cgsnap *s)
 }
 
 /**
+ * cgsnap_store_handover - give a snapshot's store to its new table
+ * @src: the old table, everything it allocated committed
+ * @dst: the new one, same store type and chunk size, no store opened: its
+ *	COW device may be larger (the room is its own from here on)
+ *
+ * The allocation cursor, the current metadata area and the buffers move;
+ * @src keeps none (its destructor frees what @dst had: nothing).
+ *
+ * Context: under both s->lock.
+ */
+void cgsnap_store_handover(struct cgsnap *src, struct cgsnap *dst)
+{
+	lockdep_assert_held(&src->lock);
+	lockdep_assert_held(&dst->lock);
+	WARN_ON_ONCE(src->uncommitted);
+	swap(src->area, dst->area);
+	swap(src->zero_area, dst->zero_area);
+	swap(src->header, dst->header);
+	dst->exceptions_per_area = src->exceptions_per_area;
+	dst->current_area = src->current_area;
+	dst->current_committed = src->current_committed;
+	dst->next_free = src->next_free;
+}
+
+/**
  * cgsnap_store_alloc_chunk - allocate the COW chunk of a new exception
  * @s: the snapshot
  * @chunk: the chunk
