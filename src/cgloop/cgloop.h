@@ -22,7 +22,6 @@
  * @size: bytes the device may cover at most; 0 for up to the end
  * @logical_block_size: 512 or 4096; 0 (the default) picks the backing's
  *	direct I/O alignment (at least 512), so that direct I/O is possible
- * @lbs: the logical block size in use, while live
  * @read_only: refuse writes
  * @direct_io: use direct I/O on the backing file when it can
  */
@@ -44,6 +43,31 @@ enum cgloop_state {
 
 /**
  * struct cgloop_device - one /dev/cgloopN
+ * @node: on main.c's list of the devices the backing= parameter made
+ * @index: the minor number: N of /dev/cgloopN
+ * @ctl_mutex: serializes configuration, enable and disable (see "Locking")
+ * @state_lock: protects @state and @open_count (see "Locking")
+ * @state: off, prepared, live or dying (&enum cgloop_state)
+ * @open_count: opens of the block device not yet released
+ * @config: what the device is made of, from configfs or backing=; locked
+ *	while enabled
+ * @group: the configfs directory, /sys/kernel/config/cgloop/<name>
+ * @file: live: the open backing, a regular file or block device
+ * @bdev: live: the backing block device, whose clones are remapped to it;
+ *	NULL over a file
+ * @bioset: live: the clones for @bdev
+ * @direct_io: live: direct I/O on the backing file (always set over @bdev)
+ * @read_only: live: writes are refused
+ * @discard: live: writable and the backing has ->fallocate, so discard and
+ *	write zeroes are offered (over @bdev the lower device's limits are)
+ * @complete_in_task: live: clones complete in task context
+ * @lbs: live: the logical block size in use
+ * @size: live: the bytes the disk covers
+ * @disk: live: the gendisk, allocated by prepare and added by publish
+ * @tag_set: live: the blk-mq tag set of @disk
+ * @pool: live: the workers, one per issuing cgroup
+ * @debugfs: live: the device's debugfs directory, with its workers file;
+ *	made by publish
  *
  * Locking:
  * @ctl_mutex serializes every change of configuration and every enable and
@@ -57,23 +81,23 @@ enum cgloop_state {
  * state is CGLOOP_LIVE (the I/O path and the sysfs files only run then).
  */
 struct cgloop_device {
-	struct list_head node;		/* on cgloop_devices */
+	struct list_head node;
 	int index;
 	struct mutex ctl_mutex;		/* see "Locking" above */
 	spinlock_t state_lock;		/* see "Locking" above */
 	enum cgloop_state state;
 	unsigned int open_count;
 	struct cgloop_config config;
-	struct config_group group;	/* /sys/kernel/config/cgloop/<name> */
+	struct config_group group;
 
 	/* live */
 	struct file *file;
-	struct block_device *bdev;	/* a block device backing: remap */
-	struct bio_set bioset;		/* clones for the lower device */
+	struct block_device *bdev;
+	struct bio_set bioset;
 	bool direct_io;
 	bool read_only;
 	bool discard;
-	bool complete_in_task;		/* clones complete in task context */
+	bool complete_in_task;
 	unsigned int lbs;
 	loff_t size;
 	struct gendisk *disk;
