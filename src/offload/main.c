@@ -78,7 +78,7 @@ MODULE_PARM_DESC(native,
 
 #define OFFLOAD_HIST	22	/* defer-to-run latency, log2 buckets of us */
 
-struct offload_stats {
+struct offload_cpu_stats {
 	u64 deferred;		/* put on a batch */
 	u64 inline_run;		/* asked in task context: not deferred */
 	u64 run;		/* run by a work item */
@@ -103,7 +103,7 @@ struct offload_batch {
 #define OFFLOAD_CTX_POOL	1U	/* the ctx came from offload_ctx_pool */
 
 static struct offload_batch __percpu *offload_batches;
-static struct offload_stats __percpu *offload_stats;
+static struct offload_cpu_stats __percpu *offload_stats;
 static struct workqueue_struct *offload_wq;
 static struct kmem_cache *offload_ctx_cache;
 static mempool_t *offload_ctx_pool;
@@ -453,7 +453,7 @@ static int offload_stats_show(struct seq_file *m, void *v)
 	unsigned int max = 0, pending = 0, cpu, i;
 
 	for_each_possible_cpu(cpu) {
-		struct offload_stats *s = per_cpu_ptr(offload_stats, cpu);
+		struct offload_cpu_stats *s = per_cpu_ptr(offload_stats, cpu);
 		struct offload_batch *b = per_cpu_ptr(offload_batches, cpu);
 
 		sum[0] += READ_ONCE(s->deferred);
@@ -503,7 +503,7 @@ static int __init cgblk_offload_init(void)
 	offload_native_active = offload_use_native;
 #endif
 	offload_batches = alloc_percpu(struct offload_batch);
-	offload_stats = alloc_percpu(struct offload_stats);
+	offload_stats = alloc_percpu(struct offload_cpu_stats);
 	if (!offload_batches || !offload_stats)
 		goto fail;
 	for_each_possible_cpu(cpu) {
