@@ -231,6 +231,9 @@ EXPORT_SYMBOL_CGBLK(cgblk_offload_in_atomic);
  * cgblk_offload_native - whether the kernel's BIO_COMPLETE_IN_TASK is used
  *
  * Context: any.
+ * Return: true when completions in task context are handed to the kernel's
+ * BIO_COMPLETE_IN_TASK (a kernel that has it, and native=Y), false when
+ * cgblk_offload's own per-CPU batches run them.
  */
 bool cgblk_offload_native(void)
 {
