@@ -568,17 +568,17 @@ static ssize_t nr_workers_show(struct device *dev,
 			  cgblk_pool_nr_workers(dev_to_cgloop(dev)->pool));
 }
 
-static DEVICE_ATTR_RO(backing_file);
-static DEVICE_ATTR_RO(offset);
-static DEVICE_ATTR_RO(size);
-static DEVICE_ATTR_RO(direct_io);
-static DEVICE_ATTR_RO(read_only);
 static ssize_t complete_in_task_show(struct device *dev,
 				     struct device_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%d\n", dev_to_cgloop(dev)->complete_in_task);
 }
 
+static DEVICE_ATTR_RO(backing_file);
+static DEVICE_ATTR_RO(offset);
+static DEVICE_ATTR_RO(size);
+static DEVICE_ATTR_RO(direct_io);
+static DEVICE_ATTR_RO(read_only);
 static DEVICE_ATTR_RO(nr_workers);
 static DEVICE_ATTR_RO(complete_in_task);
 
