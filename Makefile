@@ -77,7 +77,7 @@ bench:
 		--results $(RESULTS)/bench; rc=$$?; \
 	$(CURDIR)/tests/lib/bench-chart.sh $(RESULTS)/bench || rc=1; exit $$rc
 
-# make demo [KERNEL=5.10]: the demonstration, in a few screens of text.
+# make demo [DEMO_KERNEL=5.10]: the demonstration, in a few screens of text.
 DEMO_KERNEL ?= 5.10
 demo:
 	$(CURDIR)/tests/run --kernels "$(DEMO_KERNEL)" --suites demo --no-selftest \
