@@ -2,10 +2,10 @@
 /*
  * cgblk_core - the shared library of the cgblk modules.
  *
- * Today it owns the debugfs root every cgblk module hangs its files under
- * (/sys/kernel/debug/cgblk/<module>/).  The per-cgroup worker pool and the
- * blkcg/memcg association helpers that cgloop and dm-cgsnap share live in
- * their own files of this directory as they land.
+ * main.c: the module, and the debugfs root every cgblk module hangs its
+ * files under (/sys/kernel/debug/cgblk/<module>/).  What cgloop and
+ * dm-cgsnap share lives in the other files of this directory: the
+ * blkcg/memcg charges in charge.c, the per-cgroup worker pool in pool.c.
  */
 #include <linux/debugfs.h>
 #include <linux/init.h>
