@@ -33,7 +33,7 @@ static void remap_to_origin(struct cgsnap *s, struct bio *bio)
 	bio->bi_iter.bi_sector = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
 }
 
-static bool bio_nowait(struct bio *bio)
+static bool cgsnap_is_nowait(struct bio *bio)
 {
 	return bio->bi_opf & REQ_NOWAIT;
 }
@@ -195,7 +195,7 @@ static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
 		r = DM_MAPIO_REMAPPED;		/* to the origin */
 		goto out_unlock;
 	}
-	if (bio_nowait(bio)) {
+	if (cgsnap_is_nowait(bio)) {
 		r = DM_MAPIO_REQUEUE;		/* it would wait for a copy */
 		goto out_unlock;
 	}
@@ -332,7 +332,7 @@ int cgsnap_map(struct dm_target *ti, struct bio *bio)
 			remap_to_origin(s, bio);
 			return DM_MAPIO_REMAPPED;
 		}
-		if (bio_nowait(bio)) {
+		if (cgsnap_is_nowait(bio)) {
 			bio_wouldblock_error(bio);
 			return DM_MAPIO_SUBMITTED;
 		}
@@ -341,7 +341,7 @@ int cgsnap_map(struct dm_target *ti, struct bio *bio)
 	ret = __cgsnap_map(s, bio, false);
 	if (ret != DM_MAPIO_REQUEUE)
 		return ret;
-	if (bio_nowait(bio)) {
+	if (cgsnap_is_nowait(bio)) {
 		bio_wouldblock_error(bio);
 		return DM_MAPIO_SUBMITTED;
 	}
