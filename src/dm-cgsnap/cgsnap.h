@@ -123,6 +123,7 @@ enum cgsnap_invalid {
 	CGSNAP_INVALID_ORIGIN_READ,	/* a copy could not read the origin */
 	CGSNAP_INVALID_COW_WRITE,	/* a copy could not write the COW device */
 	CGSNAP_INVALID_METADATA,	/* a commit of exceptions failed */
+	CGSNAP_INVALID_HANDOVER,	/* an empty shell: handed over, or got nothing */
 };
 
 enum cgsnap_pe_phase {
@@ -233,6 +234,7 @@ struct cgsnap_origin {
 	 * cleared under reg_lock too, which that work holds).  lock.
 	 */
 	bool frozen;
+	u64 held_writes;		/* since the freeze; lock */
 	/*
 	 * Origin writes sent to the origin count in writes[epoch] until they
 	 * complete; a registration flips the epoch (lock) and waits for the
@@ -273,6 +275,9 @@ struct cgsnap {
 	 * first), instead of reading the store the live one still writes.
 	 */
 	bool ready;			/* constructed: may hand over or take over */
+	bool live;			/* resumed (from its preresume to its postsuspend) */
+	bool dying;			/* in its destructor: no taker finds it */
+	bool handover_busy;		/* a handover of or into it is under way */
 	bool handover_cancelled;	/* the source went while this one was built */
 	bool handed_over;		/* its state went to handover_dest; final */
 	struct cgsnap *handover_src;	/* the live table this one takes over */
@@ -452,7 +457,7 @@ extern struct target_type cgsnap_origin_target;
 int cgsnap_origin_register(struct cgsnap *s, char **error);
 void cgsnap_origin_unregister(struct cgsnap *s);
 void cgsnap_origin_freeze(struct cgsnap *s);
-void cgsnap_origin_handover(struct cgsnap *src, struct cgsnap *dst);
+u64 cgsnap_origin_thaw(struct cgsnap *src, struct cgsnap *dst);
 void cgsnap_release_origin_bios(struct cgsnap *s, struct bio_list *bios);
 void cgsnap_origin_rewrite(struct bio *bio);
 

@@ -712,6 +712,7 @@ static const char *const cgsnap_invalid_names[] = {
 	[CGSNAP_INVALID_ORIGIN_READ]	= "origin_read_error",
 	[CGSNAP_INVALID_COW_WRITE]	= "cow_write_error",
 	[CGSNAP_INVALID_METADATA]	= "metadata_write_error",
+	[CGSNAP_INVALID_HANDOVER]	= "handover",
 };
 
 /**

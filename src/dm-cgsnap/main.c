@@ -12,6 +12,7 @@
  */
 #include <linux/ctype.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/init.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -151,14 +152,24 @@ static void buf_free(void *buf, void *data)
  *
  * Refused, with the reason: a second table while one waits to take over
  * (as dm-snapshot: `dmsetup clear` the first), another origin, another
- * store type (P/PO against N), a live table still in its constructor,
- * two targets of one table.
+ * store type (P/PO against N), a longer table, a live table still in its
+ * constructor or in its destructor, two targets of one table; the resume
+ * of a table that another waits to take over.
  *
- * cgsnap_cows_lock is held across a handover, which waits for copies in
- * flight: nothing a copy needs takes it.
+ * cgsnap_cows_lock (a mutex) protects the list, the links and the states
+ * (ready, live, dying, handover_busy); it is never held while waiting for
+ * I/O.  The one doing a handover (the taker's preresume, or the source's
+ * destructor) marks both tables handover_busy and drops the lock for the
+ * drain; the other party's destructor or preresume waits for the mark to
+ * clear (cgsnap_handover_wait), a load finds the table busy.  Order:
+ * o->reg_lock, then cgsnap_cows_lock.
  */
 static DEFINE_MUTEX(cgsnap_cows_lock);
 static LIST_HEAD(cgsnap_cows);
+static DECLARE_WAIT_QUEUE_HEAD(cgsnap_handover_wait);
+
+/* A taker's resume waits this long for the copies into its source. */
+#define CGSNAP_HANDOVER_TIMEOUT	(10 * HZ)
 
 /* Can @s take @h over?  0, or a negative errno with ti->error set. */
 static int check_takeover(struct cgsnap *s, struct cgsnap *h,
@@ -167,8 +178,8 @@ static int check_takeover(struct cgsnap *s, struct cgsnap *h,
 	sector_t allocated;
 
 	lockdep_assert_held(&cgsnap_cows_lock);
-	if (!h->ready) {
-		ti->error = "COW device is being loaded by another cgsnap table";
+	if (!h->ready || h->dying || h->handover_busy) {
+		ti->error = "COW device busy: another cgsnap table loads, hands over or goes";
 		return -EBUSY;
 	}
 	if (h->ti->table == ti->table) {
@@ -185,6 +196,11 @@ static int check_takeover(struct cgsnap *s, struct cgsnap *h,
 	}
 	if (h->persistent != s->persistent) {
 		ti->error = "Exception store type differs from the live table's (P/PO against N)";
+		return -EINVAL;
+	}
+	/* origin writes copy only the chunks within the live table */
+	if (ti->len > h->ti->len) {
+		ti->error = "Table is longer than the live table on its COW device";
 		return -EINVAL;
 	}
 	if (chunk_from_table && s->chunk_size != h->chunk_size)
@@ -275,7 +291,7 @@ static void add_debugfs(struct cgsnap *s)
 	s->debugfs = cgsnap_stats_create(s, name, cgsnap_debugfs);
 }
 
-/* Wait until no copy into @s is in flight; once: handover, teardown. */
+/* The teardown's wait for the copies into @s; once. */
 static void drain_pes(struct cgsnap *s)
 {
 	if (s->pes_drained)
@@ -290,22 +306,35 @@ static void drain_pes(struct cgsnap *s)
 }
 
 /*
- * Move @src's exceptions, store and registration to @dst (see above).
- * @src is suspended or being destroyed: no bio of its device is in flight;
- * @dst is built and not live yet.
+ * A handover's wait for the copies into @s (and the resubmissions they
+ * release) to end, the target's own count left: polled, as dm-snapshot
+ * polls the tracked chunks of a merge, so that no completion has to wake
+ * a table that may go away; rare, and short but for throttled copies.
+ * Return: false after @timeout jiffies (0: none) with copies left.
  */
-static void handover(struct cgsnap *src, struct cgsnap *dst)
+static bool drain_copies(struct cgsnap *s, unsigned long timeout)
 {
-	lockdep_assert_held(&cgsnap_cows_lock);
-	cgsnap_origin_freeze(src);
-	drain_pes(src);
-	/* the tails of the works that freed the last pes */
-	flush_workqueue(src->defer_wq);
-	flush_workqueue(src->commit_wq);
-	cancel_delayed_work_sync(&src->drop_work);
+	unsigned long end = jiffies + timeout;
 
-	spin_lock(&src->lock);
-	spin_lock_nested(&dst->lock, SINGLE_DEPTH_NESTING);
+	while (atomic_read(&s->nr_pes) > 1) {
+		if (timeout && time_after(jiffies, end))
+			return false;
+		usleep_range(5000, 10000);
+	}
+	return true;
+}
+
+/* Under both s->lock: @src's state to @dst.  Return: 0 or -EBUSY. */
+static int move_state(struct cgsnap *src, struct cgsnap *dst)
+{
+	unsigned int i;
+
+	/* a copy the drain did not see, or an unfinished commit */
+	for (i = 0; i < ARRAY_SIZE(src->pending); i++)
+		if (WARN_ON_ONCE(!hlist_empty(&src->pending[i])))
+			return -EBUSY;
+	if (WARN_ON_ONCE(src->uncommitted))
+		return -EBUSY;
 	cgsnap_tables_handover(src, dst);
 	cgsnap_store_handover(src, dst);
 	dst->valid = src->valid;
@@ -316,40 +345,111 @@ static void handover(struct cgsnap *src, struct cgsnap *dst)
 	dst->drop_pending = src->drop_pending;	/* written at its resume */
 	src->drop_pending = false;
 	WRITE_ONCE(src->valid, false);
+	src->invalid_reason = CGSNAP_INVALID_HANDOVER;
 	src->handed_over = true;
 	/* allocated past the end since the load checked (origin writes) */
 	if (dst->valid &&
 	    cgsnap_chunk_to_sector(dst, dst->next_free) > dst->cow_sectors)
 		__cgsnap_out_of_space(dst);
-	spin_unlock(&dst->lock);
-	spin_unlock(&src->lock);
-
-	cgsnap_origin_handover(src, dst);
-	src->handover_dest = NULL;
-	dst->handover_src = NULL;
-	debugfs_remove(src->debugfs);	/* same name for a reload */
-	src->debugfs = NULL;
-	add_debugfs(dst);
-	DMINFO("%s: took over the exceptions of %s (COW %llu sectors)",
-	       dm_table_device_name(dst->ti->table),
-	       dm_table_device_name(src->ti->table),
-	       (unsigned long long)dst->cow_sectors);
+	return 0;
 }
 
 /*
- * A table going away: a source hands over to a taker that is ready (the
- * taker's resume did not come first), or cancels one still being built;
- * a taker leaves its source as it was.
+ * Move @src's exceptions, store and registration to @dst (see above).
+ * @src is not live (suspended, never resumed, or being destroyed): no bio
+ * of its device is in flight; @dst is built and not live yet.  The origin
+ * writes are held, the copies into @src drained (for @timeout at most),
+ * the state moved, the writes let go.
+ *
+ * Context: task context; called and returns with cgsnap_cows_lock held,
+ * drops it for the drain.  Return: 0, or -EBUSY (nothing changed: the
+ * copies did not end in time).
+ */
+static int handover(struct cgsnap *src, struct cgsnap *dst,
+		    unsigned long timeout)
+{
+	unsigned int copies;
+	u64 held;
+	int ret = -EBUSY;
+
+	lockdep_assert_held(&cgsnap_cows_lock);
+	src->handover_busy = true;
+	dst->handover_busy = true;
+	mutex_unlock(&cgsnap_cows_lock);
+
+	cgsnap_origin_freeze(src);
+	copies = atomic_read(&src->nr_pes) - 1;
+	if (drain_copies(src, timeout)) {
+		/* the tails of the works that freed the last pes */
+		flush_workqueue(src->defer_wq);
+		flush_workqueue(src->commit_wq);
+		cancel_delayed_work_sync(&src->drop_work);
+		mutex_lock(&cgsnap_cows_lock);
+		spin_lock(&src->lock);
+		spin_lock_nested(&dst->lock, SINGLE_DEPTH_NESTING);
+		ret = move_state(src, dst);
+		spin_unlock(&dst->lock);
+		spin_unlock(&src->lock);
+	} else {
+		mutex_lock(&cgsnap_cows_lock);
+	}
+	held = cgsnap_origin_thaw(src, ret ? NULL : dst);
+	if (!ret) {
+		src->handover_dest = NULL;
+		dst->handover_src = NULL;
+		debugfs_remove(src->debugfs);	/* same name for a reload */
+		src->debugfs = NULL;
+		add_debugfs(dst);
+		DMINFO("%s: took over %s (COW %llu sectors, %u copies drained, %llu writes held)",
+		       dm_table_device_name(dst->ti->table),
+		       dm_table_device_name(src->ti->table),
+		       (unsigned long long)dst->cow_sectors, copies,
+		       (unsigned long long)held);
+	}
+	src->handover_busy = false;
+	dst->handover_busy = false;
+	wake_up_all(&cgsnap_handover_wait);
+	return ret;
+}
+
+/* Under cgsnap_cows_lock: wait until no handover involves @s. */
+static void wait_handover(struct cgsnap *s)
+{
+	lockdep_assert_held(&cgsnap_cows_lock);
+	while (s->handover_busy) {
+		mutex_unlock(&cgsnap_cows_lock);
+		wait_event(cgsnap_handover_wait, !READ_ONCE(s->handover_busy));
+		mutex_lock(&cgsnap_cows_lock);
+	}
+}
+
+/*
+ * A table going away: no taker finds it from here on.  A source hands
+ * over to a taker that is ready (the taker's resume did not come first; no
+ * time limit: the copies must end before the table goes), or cancels one
+ * still being built; a taker leaves its source as it was.
  */
 static void leave_handover(struct cgsnap *s)
 {
 	struct cgsnap *other;
 
 	mutex_lock(&cgsnap_cows_lock);
+	s->dying = true;
+	wait_handover(s);
 	other = s->handover_dest;
+	if (other && other->ready && !handover(s, other, 0))
+		other = NULL;
 	if (other && other->ready) {
-		handover(s, other);
-	} else if (other) {
+		/* no store, no exceptions: it must never serve I/O */
+		DMERR("%s: the handover from %s failed: the new table is invalid",
+		      dm_table_device_name(other->ti->table),
+		      dm_table_device_name(s->ti->table));
+		spin_lock(&other->lock);
+		WRITE_ONCE(other->valid, false);
+		other->invalid_reason = CGSNAP_INVALID_HANDOVER;
+		spin_unlock(&other->lock);
+	}
+	if (other) {
 		other->handover_src = NULL;
 		other->handover_cancelled = true;
 		s->handover_dest = NULL;
@@ -607,15 +707,29 @@ static int cgsnap_preresume(struct dm_target *ti)
 	int ret = 0;
 
 	mutex_lock(&cgsnap_cows_lock);
+	wait_handover(s);	/* its source's destructor may be at it */
 	src = s->handover_src;
-	if (src && !dm_suspended(src->ti)) {
+	if (s->handover_dest) {
+		DMERR("%s: %s waits to take its exceptions over: remove or clear it first",
+		      dm_table_device_name(ti->table),
+		      dm_table_device_name(s->handover_dest->ti->table));
+		ret = -EBUSY;
+	} else if (src && src->live) {
 		DMERR("%s: cannot take over the exceptions of %s until it is suspended",
 		      dm_table_device_name(ti->table),
 		      dm_table_device_name(src->ti->table));
 		ret = -EINVAL;
 	} else if (src) {
-		handover(src, s);
+		ret = handover(src, s, CGSNAP_HANDOVER_TIMEOUT);
+		if (ret)
+			DMERR("%s: copies into %s still in flight after %u s: resume again",
+			      dm_table_device_name(ti->table),
+			      dm_table_device_name(src->ti->table),
+			      CGSNAP_HANDOVER_TIMEOUT / HZ);
 	}
+	/* from here on no taker may start: the table may be live */
+	if (!ret)
+		s->live = true;
 	mutex_unlock(&cgsnap_cows_lock);
 	return ret;
 }
@@ -633,6 +747,9 @@ static void cgsnap_postsuspend(struct dm_target *ti)
 	flush_workqueue(s->commit_wq);
 	flush_delayed_work(&s->drop_work);
 	cancel_delayed_work_sync(&s->drop_work);
+	mutex_lock(&cgsnap_cows_lock);
+	s->live = false;	/* no I/O of its own: it may be taken over */
+	mutex_unlock(&cgsnap_cows_lock);
 }
 
 static void cgsnap_resume(struct dm_target *ti)

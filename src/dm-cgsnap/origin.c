@@ -234,13 +234,13 @@ void cgsnap_origin_unregister(struct cgsnap *s)
  * cgsnap_origin_freeze - hold every write of a snapshot's origin
  * @s: the snapshot (registered), about to hand its state over
  *
- * Until cgsnap_origin_handover(), origin writes start no copy: each waits
- * in its cgsnap-origin target's defer work (blocked on o->reg_lock, which
+ * Until cgsnap_origin_thaw(), origin writes start no copy: each waits in
+ * its cgsnap-origin target's defer work (blocked on o->reg_lock, which
  * this takes), or fails with EAGAIN if REQ_NOWAIT.  Writes already sent to
  * the origin, and copies already started, go on.
  *
- * Context: task context; sleeps (o->reg_lock, held until the handover:
- * a registration in its killable wait holds it as long).
+ * Context: task context; sleeps (o->reg_lock, held until the thaw: a
+ * registration in its killable wait holds it as long).
  */
 void cgsnap_origin_freeze(struct cgsnap *s)
 {
@@ -249,32 +249,40 @@ void cgsnap_origin_freeze(struct cgsnap *s)
 	mutex_lock(&o->reg_lock);
 	spin_lock(&o->lock);
 	o->frozen = true;
+	o->held_writes = 0;
 	spin_unlock(&o->lock);
 }
 
 /**
- * cgsnap_origin_handover - put a snapshot's new table in its place
- * @src: the frozen snapshot (cgsnap_origin_freeze()), its state moved
- * @dst: its new table, which takes its registration over
+ * cgsnap_origin_thaw - let the origin's writes go again
+ * @src: the frozen snapshot (cgsnap_origin_freeze())
+ * @dst: its new table, which takes its registration over, its state
+ *	moved; NULL: the handover did not happen, @src stays
  *
- * Origin writes copy into @dst from here on; the writes held meanwhile
- * are mapped again by the defer work, which waited for o->reg_lock.
+ * The writes held meanwhile are mapped again by the defer work, which
+ * waited for o->reg_lock: they copy into @dst.
  *
  * Context: task context, after cgsnap_origin_freeze(@src).
+ * Return: how many origin writes were held.
  */
-void cgsnap_origin_handover(struct cgsnap *src, struct cgsnap *dst)
+u64 cgsnap_origin_thaw(struct cgsnap *src, struct cgsnap *dst)
 {
 	struct cgsnap_origin *o = src->o;
+	u64 held;
 
 	lockdep_assert_held(&o->reg_lock);
-	dst->o = o;
-	src->o = NULL;
 	spin_lock(&o->lock);
-	list_replace_init(&src->origin_entry, &dst->origin_entry);
-	update_min_chunk(o);
+	if (dst) {
+		list_replace_init(&src->origin_entry, &dst->origin_entry);
+		update_min_chunk(o);
+		dst->o = o;
+		src->o = NULL;
+	}
 	o->frozen = false;
+	held = o->held_writes;
 	spin_unlock(&o->lock);
 	mutex_unlock(&o->reg_lock);
+	return held;
 }
 
 /*
@@ -416,6 +424,7 @@ static int origin_write(struct cgsnap_origin_target *ot, struct bio *bio)
 
 	spin_lock(&o->lock);
 	if (o->frozen) {	/* a handover: wait in the defer work */
+		o->held_writes++;
 		spin_unlock(&o->lock);
 		return DM_MAPIO_REQUEUE;
 	}

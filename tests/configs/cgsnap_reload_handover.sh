@@ -14,12 +14,20 @@
 #     the load failed: another store type, another origin, a COW device now
 #     smaller than what is allocated, a second table while one waits
 #     (`dmsetup clear` lets the next one in).
+#     A COW device shrunk to exactly what is allocated is accepted; two
+#     targets of one table on one COW device are refused.
 #  3. Another device naming the COW device: its resume is refused while the
-#     live one runs; once that one is suspended, it takes over; a taker whose
-#     live table is removed first takes over at that removal.
-#  4. N store (the exceptions live only in memory) of an origin written
-#     through cgsnap-origin: four reloads while fio writes the origin; the
-#     snapshot still reads the origin as it was at its creation.
+#     live one runs; once that one is suspended, it takes over (the old one,
+#     resumed, fails I/O); a taker whose live table is removed first takes
+#     over at that removal.
+#  4. An origin written through cgsnap-origin, its reads 20 ms slow
+#     (dm-delay) so that copies are in flight: a P and an N snapshot (the N
+#     exceptions live only in memory) reloaded four times each, and the P
+#     one taken over by another device, while fio writes the origin; the
+#     kernel line of the handovers must show copies drained and origin
+#     writes held (else nothing was in flight to get wrong); both still read
+#     the origin as it was at their creation, the P store under the in-tree
+#     `snapshot` too.
 # timeout: 900
 # tier: edges
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
@@ -46,7 +54,7 @@ reload() {
 	mark=$(dmesg_mark)
 	dmsetup reload "$1" --table "$2" || fail "reload of $1 refused: $(dmesg_since "$mark" | tr '\n' '|')"
 	dmsetup resume "$1" || fail "resume of $1 after its reload failed: $(dmesg_since "$mark" | tr '\n' '|')"
-	dmesg_since "$mark" | grep -q 'cgsnap: .*took over the exceptions' ||
+	dmesg_since "$mark" | grep -q 'cgsnap: .*took over' ||
 		fail "reload of $1: no handover in the kernel log: $(dmesg_since "$mark" | tr '\n' '|')"
 	[ "$(dm_info "$1")" != Invalid ] || fail "$1 is Invalid after its reload"
 	[ "$(field "$1" alloc)" -ge "$before" ] ||
@@ -105,6 +113,24 @@ dmsetup clear s1
 reload s1 "$(table PO)"
 [ "$(dmsetup table s1 | awk '{print $6}')" = PO ] || fail "table after the PO reload: $(dmsetup table s1)"
 [ "$(dm_info s1)" = "$info" ] || fail "status $(dm_info s1) after the refusals, was $info"
+# exactly what is allocated: accepted (and grown back)
+dmsetup suspend s1
+dmsetup reload cow --table "0 $(field s1 alloc) linear /dev/ram1 0"
+dmsetup resume cow
+reload s1 "$(table PO)"
+[ "$(field s1 total)" = "$(field s1 alloc)" ] || fail "status $(dm_info s1) on a COW of exactly the allocated size"
+dmsetup suspend s1
+dmsetup reload cow --table "0 131072 linear /dev/ram1 0"
+dmsetup resume cow
+reload s1 "$(table PO)"
+# two targets of one table on one (fresh) COW device
+dmsetup create cow2 --table "0 16384 linear /dev/ram3 0"
+h=$((sectors / 2))
+printf '0 %s cgsnap /dev/ram0 /dev/mapper/cow2 P 8\n%s %s cgsnap /dev/ram0 /dev/mapper/cow2 P 8\n' \
+	$h $h $h > /scratch/two.table
+expect_refused 'cgsnap: .*another target of this table' dmsetup create two /scratch/two.table
+dmsetup remove two 2>/dev/null || true
+dmsetup remove cow2
 
 # --- 3: another device takes over ---------------------------------------------
 # (dmsetup create would remove a device whose first resume failed)
@@ -115,6 +141,10 @@ dmsetup suspend s1
 dmsetup resume s2 || fail "s2 did not take over from the suspended s1"
 [ "$(dm_info s1)" = Invalid ] || fail "s1 after the handover: $(dm_info s1) (an empty shell is Invalid)"
 [ "$(dm_info s2)" = "$info" ] || fail "s2 status $(dm_info s2), s1 had $info"
+dmsetup resume s1	# the empty shell: I/O fails
+if dd if=/dev/mapper/s1 of=/dev/null bs=4k count=1 iflag=direct status=none 2>/dev/null; then
+	fail "the table that handed over still reads"
+fi
 dmsetup remove s1
 job[1]=--filename=/dev/mapper/s2
 fio "${job[@]}" --verify_only --output="$CGBLK_OUT/fio-verify-s2.txt" ||
@@ -125,7 +155,7 @@ dmsetup load s3 --table "$(table)"
 expect_refused 'cgsnap: .*until it is suspended' dmsetup resume s3
 mark=$(dmesg_mark)
 dmsetup remove s2
-dmesg_since "$mark" | grep -q 'took over the exceptions' || fail "the removal of s2 handed nothing over"
+dmesg_since "$mark" | grep -q 'cgsnap: .*took over' || fail "the removal of s2 handed nothing over"
 dmsetup resume s3
 [ "$(dm_info s3)" = "$info" ] || fail "s3 status $(dm_info s3), s2 had $info"
 job[1]=--filename=/dev/mapper/s3
@@ -140,29 +170,56 @@ fio "${job[@]}" --verify_only --output="$CGBLK_OUT/fio-verify-ref.txt" ||
 log "in-tree snapshot over the store: $(dm_info ref)"
 dmsetup remove ref
 
-# --- 4: N store, origin written through cgsnap-origin ---------------------------
+# --- 4: origin written through cgsnap-origin, copies in flight ---------------
 blockdev --setrw /dev/ram0
+modprobe dm-delay
 osz=$(( 24 * 2048 ))
-dmsetup create base --table "0 $osz linear /dev/ram0 0"
+dmsetup create base --table "0 $osz delay /dev/ram0 0 20 /dev/ram0 0 0"
 dmsetup create orig --table "0 $osz cgsnap-origin /dev/mapper/base"
 dd if=/dev/mapper/base of=/scratch/o0.img bs=1M iflag=direct status=none
+sum0=$(md5sum < /scratch/o0.img | cut -d' ' -f1)
+img() { dd if="$1" bs=1M iflag=direct status=none | md5sum | cut -d' ' -f1; }
+dd if=/dev/zero of=/dev/ram1 bs=1M count=1 oflag=direct status=none
+dmsetup reload cow --table "0 65536 linear /dev/ram1 0"
+dmsetup resume cow
+ptable="0 $osz cgsnap /dev/mapper/base /dev/mapper/cow P 8"
 ntable="0 $osz cgsnap /dev/mapper/base /dev/ram2 N 16"
+dmsetup create sp --table "$ptable"
 dmsetup create sn --table "$ntable"
 fio --name=o --filename=/dev/mapper/orig --size=24M --bs=4k --rw=randwrite \
 	--direct=1 --ioengine=libaio --iodepth=8 --rate=512k --time_based \
-	--runtime=24 --output="$CGBLK_OUT/fio-origin.txt" &
+	--runtime=40 --output="$CGBLK_OUT/fio-origin.txt" &
 fiopid=$!
-# 128 writes/s over 3072 chunks: copies in flight at every reload
+mark=$(dmesg_mark)
+# 128 writes/s over 3072 chunks, reads of 20 ms: copies at every reload
 for i in 1 2 3 4; do
-	sleep 3
+	sleep 2
 	running "origin reload $i"
+	reload sp "$ptable"
 	reload sn "$ntable"
 done
-wait $fiopid || fail "the origin writes failed across the reloads"
-[ "$(dd if=/dev/mapper/sn bs=1M iflag=direct status=none | md5sum | cut -d' ' -f1)" = \
-  "$(md5sum < /scratch/o0.img | cut -d' ' -f1)" ] ||
+running "the takeover of sp"
+dmsetup create sx --notable
+dmsetup load sx --table "$ptable"
+dmsetup suspend sp
+dmsetup resume sx || fail "sx did not take over sp under origin writes"
+dmsetup remove sp
+wait $fiopid || fail "the origin writes failed across the handovers"
+lines=$(dmesg_since "$mark" | grep 'cgsnap: .*took over')
+log "$lines"
+drained=$(echo "$lines" | sed -n 's/.* \([0-9]*\) copies drained.*/\1/p' | awk '{ n += $1 } END { print n + 0 }')
+held=$(echo "$lines" | sed -n 's/.* \([0-9]*\) writes held.*/\1/p' | awk '{ n += $1 } END { print n + 0 }')
+[ "$(echo "$lines" | wc -l)" -eq 9 ] || fail "$(echo "$lines" | wc -l) handovers in the log, not 9"
+[ "$drained" -gt 0 ] || fail "no handover drained a copy: nothing was in flight"
+[ "$held" -gt 0 ] || fail "no handover held an origin write"
+[ "$(img /dev/mapper/sn)" = "$sum0" ] ||
 	fail "the N snapshot no longer reads the origin as at its creation after 4 reloads"
-log "N snapshot kept across 4 reloads under origin writes: $(dm_info sn)"
-dmsetup remove sn orig base cow
+[ "$(img /dev/mapper/sx)" = "$sum0" ] ||
+	fail "the P snapshot no longer reads the origin as at its creation after 4 reloads and a takeover"
+log "under origin writes: $drained copies drained, $held writes held; sn $(dm_info sn), sx $(dm_info sx)"
+dmsetup remove sx
+dmsetup create ref --table "$(echo "$ptable" | sed 's/ cgsnap / snapshot /')"
+[ "$(img /dev/mapper/ref)" = "$sum0" ] || fail "the in-tree snapshot reads the P store differently"
+dmsetup remove ref sn orig base cow
 cgblk_unload_all
 brd_cleanup
