@@ -62,18 +62,15 @@ static unsigned int *reserve_held(struct cgsnap *s, struct cgsnap_pe *pe)
 }
 
 /*
- * A buffer for @pe, from the allocator or the reserve; none found, the pe
- * waits on s->buf_waiters if @wait, else the caller keeps it.
+ * A buffer for @pe from the allocator, charged to the writer.
  *
  * Context: a worker of the pe's cgroup (its charge entered).  Return: true
  * if the pe has its buffer.
  */
-static bool try_buf(struct cgsnap *s, struct cgsnap_pe *pe, bool wait)
+static bool alloc_buf(struct cgsnap *s, struct cgsnap_pe *pe)
 {
 	size_t bytes = (size_t)s->chunk_size << SECTOR_SHIFT;
-	unsigned int *held = reserve_held(s, pe);
 	unsigned int noio;
-	bool got;
 
 	/*
 	 * No reclaim at all, no kswapd: only a block that is free now (down
@@ -92,6 +89,21 @@ static bool try_buf(struct cgsnap *s, struct cgsnap_pe *pe, bool wait)
 		atomic64_inc(&s->buf_vmalloc);
 		return true;
 	}
+	return false;
+}
+
+/*
+ * A buffer for @pe from the reserve (the allocator failed); none there,
+ * the pe waits on s->buf_waiters if @wait, else the caller keeps it.
+ *
+ * Context: a worker of the pe's cgroup.  Return: true if the pe has its
+ * buffer.
+ */
+static bool reserve_buf(struct cgsnap *s, struct cgsnap_pe *pe, bool wait)
+{
+	unsigned int *held = reserve_held(s, pe);
+	bool got;
+
 	spin_lock(&s->buf_lock);
 	if (!*held) {
 		/* The prefilled elements only: buf_alloc() refuses GFP_NOWAIT. */
@@ -113,10 +125,10 @@ static bool try_buf(struct cgsnap *s, struct cgsnap_pe *pe, bool wait)
 	return got;
 }
 
-/* Context of get_buf(): the worker.  Return: false when the pe now waits. */
-static bool get_buf(struct cgsnap *s, struct cgsnap_pe *pe)
+/* The allocator, then the reserve; see reserve_buf() for @wait. */
+static bool try_buf(struct cgsnap *s, struct cgsnap_pe *pe, bool wait)
 {
-	return try_buf(s, pe, true);
+	return alloc_buf(s, pe) || reserve_buf(s, pe, wait);
 }
 
 /* Context: task context (the commit work); may sleep. */
@@ -139,6 +151,7 @@ static void put_buf(struct cgsnap *s, struct cgsnap_pe *pe)
 	spin_unlock(&s->buf_lock);
 	list_for_each_entry_safe(waiter, next, &waiters, buf_entry) {
 		list_del_init(&waiter->buf_entry);
+		waiter->job.work.bytes = 0;	/* counted at its first start */
 		cgblk_pool_queue(s->pool, &waiter->job.work);
 	}
 }
@@ -327,10 +340,12 @@ bool cgsnap_pool_run(struct cgblk_pool *pool, struct cgblk_work *work)
 	 * A leader that would wait for a buffer lets its followers go first,
 	 * as copies of their own: a wait must not hold other snapshots' copies.
 	 */
-	if (!list_empty(&pe->followers) && !try_buf(s, pe, false))
-		start_followers(pe);
-	if (!pe->buf && !get_buf(s, pe))
-		return false;	/* started again when a buffer is freed */
+	if (!alloc_buf(s, pe)) {
+		if (!list_empty(&pe->followers) && !reserve_buf(s, pe, false))
+			start_followers(pe);
+		if (!pe->buf && !reserve_buf(s, pe, true))
+			return false;	/* started again when a buffer is freed */
+	}
 	if (count < s->chunk_size)
 		memset(pe->buf + ((size_t)count << SECTOR_SHIFT), 0,
 		       (size_t)(s->chunk_size - count) << SECTOR_SHIFT);

@@ -115,7 +115,7 @@ static int parse_store_type(struct cgsnap *s, const char *type,
 
 /*
  * The reserve's elements, made at table load.  A mempool_alloc() that may
- * not sleep gets only those (get_buf() has tried the allocator already,
+ * not sleep gets only those (alloc_buf() has tried the allocator already,
  * charged to the writer).
  */
 static void *buf_alloc(gfp_t gfp, void *data)
