@@ -229,13 +229,6 @@ struct cgsnap_origin {
 	struct list_head snapshots;
 	unsigned int min_chunk;		/* sectors, 0: no snapshot; lock */
 	/*
-	 * A reload handover moves a snapshot's exceptions to its new table:
-	 * meanwhile every write waits in its target's defer work (set and
-	 * cleared under reg_lock too, which that work holds).  lock.
-	 */
-	bool frozen;
-	u64 held_writes;		/* since the freeze; lock */
-	/*
 	 * Origin writes sent to the origin count in writes[epoch] until they
 	 * complete; a registration flips the epoch (lock) and waits for the
 	 * old one to drain (wait).
@@ -280,6 +273,13 @@ struct cgsnap {
 	bool handover_busy;		/* a handover of or into it is under way */
 	bool handover_cancelled;	/* the source went while this one was built */
 	bool handed_over;		/* its state went to handover_dest; final */
+	/*
+	 * While a handover drains it: origin writes that need a new copy in
+	 * it wait on @handover_parked (origin.c); o->lock and s->lock.
+	 */
+	bool handing_over;
+	struct bio_list handover_parked;	/* s->lock */
+	bool awaiting_handover;		/* a taker before its handover; s->lock */
 	struct cgsnap *handover_src;	/* the live table this one takes over */
 	struct cgsnap *handover_dest;	/* the table that takes this one over */
 
@@ -456,8 +456,11 @@ void cgsnap_buf_read_done(void *buf, unsigned int sectors);
 extern struct target_type cgsnap_origin_target;
 int cgsnap_origin_register(struct cgsnap *s, char **error);
 void cgsnap_origin_unregister(struct cgsnap *s);
-void cgsnap_origin_freeze(struct cgsnap *s);
-u64 cgsnap_origin_thaw(struct cgsnap *src, struct cgsnap *dst);
+typedef int (*cgsnap_move_fn)(struct cgsnap *src, struct cgsnap *dst);
+void cgsnap_origin_park(struct cgsnap *s);
+bool cgsnap_origin_lock(struct cgsnap *s, unsigned long deadline);
+unsigned int cgsnap_origin_switch(struct cgsnap *src, struct cgsnap *dst,
+				  cgsnap_move_fn move, int *ret);
 void cgsnap_release_origin_bios(struct cgsnap *s, struct bio_list *bios);
 void cgsnap_origin_rewrite(struct bio *bio);
 

@@ -780,6 +780,10 @@ void __cgsnap_invalidate(struct cgsnap *s, enum cgsnap_invalid why, int err,
 		DMERR("%s: Invalidating snapshot: error %d writing the COW copy of chunk %llu",
 		      dev, err, (unsigned long long)chunk);
 		break;
+	case CGSNAP_INVALID_HANDOVER:
+		DMERR("%s: Invalidating snapshot: its handover to a new table failed",
+		      dev);
+		break;
 	default:
 		DMERR("%s: Invalidating snapshot: error %d writing the exception metadata",
 		      dev, err);

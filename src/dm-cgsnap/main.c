@@ -142,10 +142,9 @@ static void buf_free(void *buf, void *data)
  * live table's exceptions and store over ("hands over", as dm-snapshot
  * does) at its resume, when the live table must be suspended (a reload
  * suspends it anyway), or when the live table is destroyed first,
- * whichever comes first.  The handover holds the origin's writes
- * (cgsnap_origin_freeze()), waits for the copies into the old table in
- * flight, moves the exception table, the store's state, the validity and
- * the registration with the origin, and lets the writes go.  The new
+ * whichever comes first.  The handover waits for the copies into the old
+ * table in flight, then moves the exception table, the store's state, the
+ * validity and the registration with the origin.  The new
  * table's COW device may have grown (a reloaded dm-linear): the room is
  * its own from there on.  It may not be smaller than what is allocated.
  * The old table is then an empty shell, Invalid, until destroyed.
@@ -155,6 +154,12 @@ static void buf_free(void *buf, void *data)
  * store type (P/PO against N), a longer table, a live table still in its
  * constructor or in its destructor, two targets of one table; the resume
  * of a table that another waits to take over.
+ *
+ * While the copies into the old table drain, only the origin writes that
+ * need a new copy in it wait; the others go on.  A taker on another device
+ * waits 10 s at most, then its resume fails and nothing changed; a reload
+ * of the same device waits as long as the copies take (its old table's
+ * destructor would wait as long right after).
  *
  * cgsnap_cows_lock (a mutex) protects the list, the links and the states
  * (ready, live, dying, handover_busy); it is never held while waiting for
@@ -168,7 +173,7 @@ static DEFINE_MUTEX(cgsnap_cows_lock);
 static LIST_HEAD(cgsnap_cows);
 static DECLARE_WAIT_QUEUE_HEAD(cgsnap_handover_wait);
 
-/* A taker's resume waits this long for the copies into its source. */
+/* A taker on another device waits this long for its source's copies. */
 #define CGSNAP_HANDOVER_TIMEOUT	(10 * HZ)
 
 /* Can @s take @h over?  0, or a negative errno with ti->error set. */
@@ -310,21 +315,22 @@ static void drain_pes(struct cgsnap *s)
  * release) to end, the target's own count left: polled, as dm-snapshot
  * polls the tracked chunks of a merge, so that no completion has to wake
  * a table that may go away; rare, and short but for throttled copies.
- * Return: false after @timeout jiffies (0: none) with copies left.
+ * Return: false at @deadline (jiffies; 0: none) with copies left.
  */
-static bool drain_copies(struct cgsnap *s, unsigned long timeout)
+static bool drain_copies(struct cgsnap *s, unsigned long deadline)
 {
-	unsigned long end = jiffies + timeout;
-
 	while (atomic_read(&s->nr_pes) > 1) {
-		if (timeout && time_after(jiffies, end))
+		if (deadline && time_after(jiffies, deadline))
 			return false;
 		usleep_range(5000, 10000);
 	}
 	return true;
 }
 
-/* Under both s->lock: @src's state to @dst.  Return: 0 or -EBUSY. */
+/*
+ * cgsnap_origin_switch()'s move: under o->lock and both s->lock, @src's
+ * state to @dst.  Return: 0 or -EBUSY.
+ */
 static int move_state(struct cgsnap *src, struct cgsnap *dst)
 {
 	unsigned int i;
@@ -342,7 +348,8 @@ static int move_state(struct cgsnap *src, struct cgsnap *dst)
 	dst->invalid_reason = src->invalid_reason;
 	dst->invalid_error = src->invalid_error;
 	dst->invalid_chunk = src->invalid_chunk;
-	dst->drop_pending = src->drop_pending;	/* written at its resume */
+	dst->drop_pending = src->drop_pending;
+	dst->awaiting_handover = false;
 	src->drop_pending = false;
 	WRITE_ONCE(src->valid, false);
 	src->invalid_reason = CGSNAP_INVALID_HANDOVER;
@@ -358,18 +365,20 @@ static int move_state(struct cgsnap *src, struct cgsnap *dst)
  * Move @src's exceptions, store and registration to @dst (see above).
  * @src is not live (suspended, never resumed, or being destroyed): no bio
  * of its device is in flight; @dst is built and not live yet.  The origin
- * writes are held, the copies into @src drained (for @timeout at most),
- * the state moved, the writes let go.
+ * writes that need a new copy in @src wait; the others go on; the copies
+ * into @src drain (until @deadline at most: jiffies, 0 for none); the
+ * state moves at once for every origin write (cgsnap_origin_switch()); the
+ * writes that waited are mapped again, into @dst.
  *
  * Context: task context; called and returns with cgsnap_cows_lock held,
  * drops it for the drain.  Return: 0, or -EBUSY (nothing changed: the
  * copies did not end in time).
  */
 static int handover(struct cgsnap *src, struct cgsnap *dst,
-		    unsigned long timeout)
+		    unsigned long deadline)
 {
-	unsigned int copies;
-	u64 held;
+	unsigned int copies, parked;
+	bool drained;
 	int ret = -EBUSY;
 
 	lockdep_assert_held(&cgsnap_cows_lock);
@@ -377,34 +386,31 @@ static int handover(struct cgsnap *src, struct cgsnap *dst,
 	dst->handover_busy = true;
 	mutex_unlock(&cgsnap_cows_lock);
 
-	cgsnap_origin_freeze(src);
+	cgsnap_origin_park(src);
 	copies = atomic_read(&src->nr_pes) - 1;
-	if (drain_copies(src, timeout)) {
+	drained = drain_copies(src, deadline) &&
+		  cgsnap_origin_lock(src, deadline);
+	if (drained) {
 		/* the tails of the works that freed the last pes */
 		flush_workqueue(src->defer_wq);
 		flush_workqueue(src->commit_wq);
 		cancel_delayed_work_sync(&src->drop_work);
-		mutex_lock(&cgsnap_cows_lock);
-		spin_lock(&src->lock);
-		spin_lock_nested(&dst->lock, SINGLE_DEPTH_NESTING);
-		ret = move_state(src, dst);
-		spin_unlock(&dst->lock);
-		spin_unlock(&src->lock);
-	} else {
-		mutex_lock(&cgsnap_cows_lock);
 	}
-	held = cgsnap_origin_thaw(src, ret ? NULL : dst);
+	mutex_lock(&cgsnap_cows_lock);
+	parked = cgsnap_origin_switch(src, drained ? dst : NULL, move_state,
+				      &ret);
 	if (!ret) {
 		src->handover_dest = NULL;
 		dst->handover_src = NULL;
 		debugfs_remove(src->debugfs);	/* same name for a reload */
 		src->debugfs = NULL;
 		add_debugfs(dst);
-		DMINFO("%s: took over %s (COW %llu sectors, %u copies drained, %llu writes held)",
+		if (dst->drop_pending)	/* retried until written */
+			queue_delayed_work(dst->commit_wq, &dst->drop_work, 0);
+		DMINFO("%s: took over %s (COW %llu sectors, %u copies drained, %u writes held)",
 		       dm_table_device_name(dst->ti->table),
 		       dm_table_device_name(src->ti->table),
-		       (unsigned long long)dst->cow_sectors, copies,
-		       (unsigned long long)held);
+		       (unsigned long long)dst->cow_sectors, copies, parked);
 	}
 	src->handover_busy = false;
 	dst->handover_busy = false;
@@ -440,7 +446,12 @@ static void leave_handover(struct cgsnap *s)
 	if (other && other->ready && !handover(s, other, 0))
 		other = NULL;
 	if (other && other->ready) {
-		/* no store, no exceptions: it must never serve I/O */
+		/*
+		 * No store, no exceptions: the taker must never serve I/O, nor
+		 * be taken over; and once this table is gone the origin is
+		 * written without copies: its store is invalid (written so by
+		 * the teardown's last header write).
+		 */
 		DMERR("%s: the handover from %s failed: the new table is invalid",
 		      dm_table_device_name(other->ti->table),
 		      dm_table_device_name(s->ti->table));
@@ -448,6 +459,10 @@ static void leave_handover(struct cgsnap *s)
 		WRITE_ONCE(other->valid, false);
 		other->invalid_reason = CGSNAP_INVALID_HANDOVER;
 		spin_unlock(&other->lock);
+		other->handed_over = true;
+		spin_lock(&s->lock);
+		__cgsnap_invalidate(s, CGSNAP_INVALID_HANDOVER, -EBUSY, 0);
+		spin_unlock(&s->lock);
 	}
 	if (other) {
 		other->handover_src = NULL;
@@ -559,6 +574,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	INIT_LIST_HEAD(&s->cow_entry);
 	INIT_DELAYED_WORK(&s->drop_work, cgsnap_drop_work);
 	bio_list_init(&s->deferred);
+	bio_list_init(&s->handover_parked);
 	INIT_WORK(&s->commit_work, cgsnap_commit_work);
 	INIT_WORK(&s->defer_work, cgsnap_defer_work);
 	INIT_WORK(&s->release_work, cgsnap_release_work);
@@ -613,6 +629,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (ret < 0)
 		goto bad;
 	taker = ret;
+	s->awaiting_handover = taker;
 
 	ret = bioset_init(&s->bs, 64, 0, BIOSET_NEED_BVECS);
 	if (ret) {
@@ -704,6 +721,7 @@ static int cgsnap_preresume(struct dm_target *ti)
 {
 	struct cgsnap *s = ti->private;
 	struct cgsnap *src;
+	bool same;
 	int ret = 0;
 
 	mutex_lock(&cgsnap_cows_lock);
@@ -720,7 +738,12 @@ static int cgsnap_preresume(struct dm_target *ti)
 		      dm_table_device_name(src->ti->table));
 		ret = -EINVAL;
 	} else if (src) {
-		ret = handover(src, s, CGSNAP_HANDOVER_TIMEOUT);
+		/*
+		 * A reload of the same device: the old table's destructor
+		 * would wait as long right after a failed resume.
+		 */
+		same = dm_table_get_md(src->ti->table) == dm_table_get_md(ti->table);
+		ret = handover(src, s, same ? 0 : (jiffies + CGSNAP_HANDOVER_TIMEOUT) ?: 1);
 		if (ret)
 			DMERR("%s: copies into %s still in flight after %u s: resume again",
 			      dm_table_device_name(ti->table),
@@ -777,6 +800,8 @@ static void cgsnap_status(struct dm_target *ti, status_type_t type,
 		spin_lock(&s->lock);
 		if (!s->valid) {
 			DMEMIT("Invalid");
+		} else if (s->awaiting_handover) {
+			DMEMIT("Unknown");	/* its store is its source's */
 		} else if (s->overflowed) {
 			DMEMIT("Overflow");
 		} else {

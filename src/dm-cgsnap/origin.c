@@ -37,6 +37,7 @@
  * inside it.
  */
 #include <linux/blkdev.h>
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
@@ -231,58 +232,104 @@ void cgsnap_origin_unregister(struct cgsnap *s)
 }
 
 /**
- * cgsnap_origin_freeze - hold every write of a snapshot's origin
- * @s: the snapshot (registered), about to hand its state over
+ * cgsnap_origin_park - make the origin writes that need a new copy in @s
+ *	wait, while a handover drains the copies into it
+ * @s: the snapshot (registered)
  *
- * Until cgsnap_origin_thaw(), origin writes start no copy: each waits in
- * its cgsnap-origin target's defer work (blocked on o->reg_lock, which
- * this takes), or fails with EAGAIN if REQ_NOWAIT.  Writes already sent to
- * the origin, and copies already started, go on.
+ * Writes whose chunks @s has copied, or is copying, go on (they wait on
+ * the copy as always); a write that needs a new copy waits on
+ * s->handover_parked (or fails with EAGAIN if REQ_NOWAIT) until
+ * cgsnap_origin_switch() maps it again.
  *
- * Context: task context; sleeps (o->reg_lock, held until the thaw: a
- * registration in its killable wait holds it as long).
+ * Context: task context; takes o->lock and s->lock.
  */
-void cgsnap_origin_freeze(struct cgsnap *s)
+void cgsnap_origin_park(struct cgsnap *s)
 {
 	struct cgsnap_origin *o = s->o;
 
-	mutex_lock(&o->reg_lock);
 	spin_lock(&o->lock);
-	o->frozen = true;
-	o->held_writes = 0;
+	spin_lock(&s->lock);
+	s->handing_over = true;
+	spin_unlock(&s->lock);
 	spin_unlock(&o->lock);
 }
 
 /**
- * cgsnap_origin_thaw - let the origin's writes go again
- * @src: the frozen snapshot (cgsnap_origin_freeze())
- * @dst: its new table, which takes its registration over, its state
- *	moved; NULL: the handover did not happen, @src stays
+ * cgsnap_origin_lock - take the origin's registration lock for a switch
+ * @s: the snapshot (registered)
+ * @deadline: give up at this jiffies value (0: wait for it)
  *
- * The writes held meanwhile are mapped again by the defer work, which
- * waited for o->reg_lock: they copy into @dst.
+ * A registration holds it while it waits (killably) for writes in flight,
+ * the defer work while it allocates.
  *
- * Context: task context, after cgsnap_origin_freeze(@src).
- * Return: how many origin writes were held.
+ * Context: task context; sleeps.  Return: true with o->reg_lock held.
  */
-u64 cgsnap_origin_thaw(struct cgsnap *src, struct cgsnap *dst)
+bool cgsnap_origin_lock(struct cgsnap *s, unsigned long deadline)
+{
+	struct mutex *lock = &s->o->reg_lock;
+
+	if (!deadline) {
+		mutex_lock(lock);
+		return true;
+	}
+	while (!mutex_trylock(lock)) {
+		if (time_after(jiffies, deadline))
+			return false;
+		usleep_range(5000, 10000);
+	}
+	return true;
+}
+
+/**
+ * cgsnap_origin_switch - the end of a handover
+ * @src: the snapshot parked (cgsnap_origin_park()), its copies drained
+ * @dst: its new table, o->reg_lock held (cgsnap_origin_lock()); NULL when
+ *	the handover did not come this far: @src stays
+ * @move: moves @src's state to @dst, called under o->lock and both
+ *	s->lock, so that no origin write sees the state half-moved; a
+ *	non-zero return leaves @src in place
+ * @ret: @move's return (untouched without @dst)
+ *
+ * On success @dst takes @src's place in the origin's list.  Either way the
+ * parked writes are released: each is mapped again from the worker of its
+ * cgroup in the pool of whichever table now holds the store.
+ *
+ * Context: task context; releases o->reg_lock if @dst.
+ * Return: how many writes were parked.
+ */
+unsigned int cgsnap_origin_switch(struct cgsnap *src, struct cgsnap *dst,
+				  cgsnap_move_fn move, int *ret)
 {
 	struct cgsnap_origin *o = src->o;
-	u64 held;
+	struct cgsnap *holder = src;
+	struct bio_list parked;
+	unsigned int n;
 
-	lockdep_assert_held(&o->reg_lock);
 	spin_lock(&o->lock);
+	spin_lock(&src->lock);
 	if (dst) {
+		lockdep_assert_held(&o->reg_lock);
+		spin_lock_nested(&dst->lock, SINGLE_DEPTH_NESTING);
+		*ret = move(src, dst);
+		spin_unlock(&dst->lock);
+	}
+	src->handing_over = false;
+	parked = src->handover_parked;
+	bio_list_init(&src->handover_parked);
+	spin_unlock(&src->lock);
+	if (dst && !*ret) {
 		list_replace_init(&src->origin_entry, &dst->origin_entry);
 		update_min_chunk(o);
 		dst->o = o;
 		src->o = NULL;
+		holder = dst;
 	}
-	o->frozen = false;
-	held = o->held_writes;
 	spin_unlock(&o->lock);
-	mutex_unlock(&o->reg_lock);
-	return held;
+	if (dst)
+		mutex_unlock(&o->reg_lock);
+	n = bio_list_size(&parked);
+	cgsnap_release_origin_bios(holder, &parked);
+	return n;
 }
 
 /*
@@ -344,6 +391,16 @@ static int __origin_write_snapshot(struct cgsnap *s, struct bio *bio,
 		pe = cgsnap_lookup_pending(s, chunk);
 		if (!pe && cgsnap_lookup(s, chunk))
 			continue;
+		if (!pe && s->handing_over) {
+			/* a handover drains @s: wait for its end */
+			if (bio->bi_opf & REQ_NOWAIT)
+				return *queued ? 0 : -EAGAIN;
+			if (!*queued) {
+				bio_list_add(&s->handover_parked, bio);
+				*queued = true;
+			}
+			return 0;	/* mapped again from scratch */
+		}
 		if (!pe) {
 			if (bio->bi_opf & REQ_NOWAIT)
 				return *queued ? 0 : -EAGAIN;
@@ -423,11 +480,6 @@ static int origin_write(struct cgsnap_origin_target *ot, struct bio *bio)
 	int r = 0;
 
 	spin_lock(&o->lock);
-	if (o->frozen) {	/* a handover: wait in the defer work */
-		o->held_writes++;
-		spin_unlock(&o->lock);
-		return DM_MAPIO_REQUEUE;
-	}
 	list_for_each_entry(s, &o->snapshots, origin_entry) {
 		spin_lock(&s->lock);
 		r = __origin_write_snapshot(s, bio, start, end, &queued,
