@@ -458,7 +458,7 @@ int cgsnap_origin_register(struct cgsnap *s, char **error);
 void cgsnap_origin_unregister(struct cgsnap *s);
 typedef int (*cgsnap_move_fn)(struct cgsnap *src, struct cgsnap *dst);
 void cgsnap_origin_park(struct cgsnap *s);
-bool cgsnap_origin_lock(struct cgsnap *s, unsigned long deadline);
+bool cgsnap_origin_lock(struct cgsnap *s, bool killable);
 unsigned int cgsnap_origin_switch(struct cgsnap *src, struct cgsnap *dst,
 				  cgsnap_move_fn move, int *ret);
 void cgsnap_release_origin_bios(struct cgsnap *s, struct bio_list *bios);

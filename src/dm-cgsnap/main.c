@@ -371,8 +371,9 @@ static int move_state(struct cgsnap *src, struct cgsnap *dst)
  * writes that waited are mapped again, into @dst.
  *
  * Context: task context; called and returns with cgsnap_cows_lock held,
- * drops it for the drain.  Return: 0, or -EBUSY (nothing changed: the
- * copies did not end in time).
+ * drops it for the drain.  With a @deadline, the wait for o->reg_lock is
+ * killable.  Return: 0, or -EBUSY (nothing changed: the copies did not
+ * end in time, or the wait for the lock was killed).
  */
 static int handover(struct cgsnap *src, struct cgsnap *dst,
 		    unsigned long deadline)
@@ -388,13 +389,17 @@ static int handover(struct cgsnap *src, struct cgsnap *dst,
 
 	cgsnap_origin_park(src);
 	copies = atomic_read(&src->nr_pes) - 1;
-	drained = drain_copies(src, deadline) &&
-		  cgsnap_origin_lock(src, deadline);
+	drained = drain_copies(src, deadline);
 	if (drained) {
-		/* the tails of the works that freed the last pes */
+		/*
+		 * The tails of the works that freed the last pes (none can
+		 * start again: no pe is left to queue them), before the lock
+		 * that every origin write's defer work needs.
+		 */
 		flush_workqueue(src->defer_wq);
 		flush_workqueue(src->commit_wq);
 		cancel_delayed_work_sync(&src->drop_work);
+		drained = cgsnap_origin_lock(src, deadline != 0);
 	}
 	mutex_lock(&cgsnap_cows_lock);
 	parked = cgsnap_origin_switch(src, drained ? dst : NULL, move_state,
@@ -405,8 +410,7 @@ static int handover(struct cgsnap *src, struct cgsnap *dst,
 		debugfs_remove(src->debugfs);	/* same name for a reload */
 		src->debugfs = NULL;
 		add_debugfs(dst);
-		if (dst->drop_pending)	/* retried until written */
-			queue_delayed_work(dst->commit_wq, &dst->drop_work, 0);
+		/* a pending invalid header: written from its resume or teardown */
 		DMINFO("%s: took over %s (COW %llu sectors, %u copies drained, %u writes held)",
 		       dm_table_device_name(dst->ti->table),
 		       dm_table_device_name(src->ti->table),
@@ -437,6 +441,7 @@ static void wait_handover(struct cgsnap *s)
  */
 static void leave_handover(struct cgsnap *s)
 {
+	bool failed = false;
 	struct cgsnap *other;
 
 	mutex_lock(&cgsnap_cows_lock);
@@ -463,6 +468,7 @@ static void leave_handover(struct cgsnap *s)
 		spin_lock(&s->lock);
 		__cgsnap_invalidate(s, CGSNAP_INVALID_HANDOVER, -EBUSY, 0);
 		spin_unlock(&s->lock);
+		failed = true;
 	}
 	if (other) {
 		other->handover_src = NULL;
@@ -475,6 +481,11 @@ static void leave_handover(struct cgsnap *s)
 		s->handover_src = NULL;
 	}
 	mutex_unlock(&cgsnap_cows_lock);
+	if (failed) {
+		/* the invalid header on disk before the origin goes uncopied */
+		flush_workqueue(s->commit_wq);
+		cgsnap_drop_final(s);
+	}
 }
 
 /*
@@ -745,7 +756,7 @@ static int cgsnap_preresume(struct dm_target *ti)
 		same = dm_table_get_md(src->ti->table) == dm_table_get_md(ti->table);
 		ret = handover(src, s, same ? 0 : (jiffies + CGSNAP_HANDOVER_TIMEOUT) ?: 1);
 		if (ret)
-			DMERR("%s: copies into %s still in flight after %u s: resume again",
+			DMERR("%s: cannot take over %s: copies in flight for %u s, or killed: resume again",
 			      dm_table_device_name(ti->table),
 			      dm_table_device_name(src->ti->table),
 			      CGSNAP_HANDOVER_TIMEOUT / HZ);

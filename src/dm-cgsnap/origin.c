@@ -257,27 +257,22 @@ void cgsnap_origin_park(struct cgsnap *s)
 /**
  * cgsnap_origin_lock - take the origin's registration lock for a switch
  * @s: the snapshot (registered)
- * @deadline: give up at this jiffies value (0: wait for it)
+ * @killable: a fatal signal interrupts the wait
  *
  * A registration holds it while it waits (killably) for writes in flight,
- * the defer work while it allocates.
+ * the defer work while it allocates for one write.
  *
  * Context: task context; sleeps.  Return: true with o->reg_lock held.
  */
-bool cgsnap_origin_lock(struct cgsnap *s, unsigned long deadline)
+bool cgsnap_origin_lock(struct cgsnap *s, bool killable)
 {
 	struct mutex *lock = &s->o->reg_lock;
 
-	if (!deadline) {
+	if (!killable) {
 		mutex_lock(lock);
 		return true;
 	}
-	while (!mutex_trylock(lock)) {
-		if (time_after(jiffies, deadline))
-			return false;
-		usleep_range(5000, 10000);
-	}
-	return true;
+	return !mutex_lock_killable(lock);
 }
 
 /**
