@@ -756,7 +756,7 @@ static int cgsnap_preresume(struct dm_target *ti)
 		same = dm_table_get_md(src->ti->table) == dm_table_get_md(ti->table);
 		ret = handover(src, s, same ? 0 : (jiffies + CGSNAP_HANDOVER_TIMEOUT) ?: 1);
 		if (ret)
-			DMERR("%s: cannot take over %s: copies in flight for %u s, or killed: resume again",
+			DMERR("%s: cannot take over %s (copies in flight %u s, or killed): retry",
 			      dm_table_device_name(ti->table),
 			      dm_table_device_name(src->ti->table),
 			      CGSNAP_HANDOVER_TIMEOUT / HZ);
