@@ -396,6 +396,7 @@ extern struct kmem_cache *cgsnap_exception_cache;
 extern struct kmem_cache *cgsnap_pe_cache;
 int cgsnap_alloc_tables(struct cgsnap *s);
 void cgsnap_free_tables(struct cgsnap *s);
+bool cgsnap_no_pending(struct cgsnap *s);
 void cgsnap_tables_handover(struct cgsnap *src, struct cgsnap *dst);
 struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old);
 struct cgsnap_pe *cgsnap_lookup_pending(struct cgsnap *s, cgsnap_chunk_t old);

@@ -163,20 +163,33 @@ void cgsnap_free_tables(struct cgsnap *s)
 }
 
 /**
+ * cgsnap_no_pending - no copy into the snapshot is pending
+ * @s: the snapshot
+ *
+ * Context: under s->lock.
+ */
+bool cgsnap_no_pending(struct cgsnap *s)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&s->lock);
+	for (i = 0; i < ARRAY_SIZE(s->pending); i++)
+		if (!hlist_empty(&s->pending[i]))
+			return false;
+	return true;
+}
+
+/**
  * cgsnap_tables_handover - give a snapshot's exceptions to its new table
- * @src: the old table, no copy in flight (its pending table is empty)
+ * @src: the old table, no copy pending (cgsnap_no_pending())
  * @dst: the new one, whose own (empty) tables @src frees with itself
  *
  * Context: under both s->lock.
  */
 void cgsnap_tables_handover(struct cgsnap *src, struct cgsnap *dst)
 {
-	unsigned int i;
-
 	lockdep_assert_held(&src->lock);
 	lockdep_assert_held(&dst->lock);
-	for (i = 0; i < ARRAY_SIZE(src->pending); i++)
-		WARN_ON_ONCE(!hlist_empty(&src->pending[i]));
 	swap(src->complete, dst->complete);
 	swap(src->complete_bits, dst->complete_bits);
 }

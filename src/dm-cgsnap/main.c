@@ -333,13 +333,8 @@ static bool drain_copies(struct cgsnap *s, unsigned long deadline)
  */
 static int move_state(struct cgsnap *src, struct cgsnap *dst)
 {
-	unsigned int i;
-
 	/* a copy the drain did not see, or an unfinished commit */
-	for (i = 0; i < ARRAY_SIZE(src->pending); i++)
-		if (WARN_ON_ONCE(!hlist_empty(&src->pending[i])))
-			return -EBUSY;
-	if (WARN_ON_ONCE(src->uncommitted))
+	if (WARN_ON_ONCE(!cgsnap_no_pending(src) || src->uncommitted))
 		return -EBUSY;
 	cgsnap_tables_handover(src, dst);
 	cgsnap_store_handover(src, dst);
@@ -348,6 +343,7 @@ static int move_state(struct cgsnap *src, struct cgsnap *dst)
 	dst->invalid_reason = src->invalid_reason;
 	dst->invalid_error = src->invalid_error;
 	dst->invalid_chunk = src->invalid_chunk;
+	/* a pending invalid header: written from its resume or teardown */
 	dst->drop_pending = src->drop_pending;
 	dst->awaiting_handover = false;
 	src->drop_pending = false;
@@ -410,7 +406,6 @@ static int handover(struct cgsnap *src, struct cgsnap *dst,
 		debugfs_remove(src->debugfs);	/* same name for a reload */
 		src->debugfs = NULL;
 		add_debugfs(dst);
-		/* a pending invalid header: written from its resume or teardown */
 		DMINFO("%s: took over %s (COW %llu sectors, %u copies drained, %u writes held)",
 		       dm_table_device_name(dst->ti->table),
 		       dm_table_device_name(src->ti->table),

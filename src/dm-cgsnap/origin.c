@@ -37,7 +37,6 @@
  * inside it.
  */
 #include <linux/blkdev.h>
-#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>

@@ -402,7 +402,8 @@ void cgsnap_store_free(struct cgsnap *s)
 
 /**
  * cgsnap_store_handover - give a snapshot's store to its new table
- * @src: the old table, everything it allocated committed
+ * @src: the old table, everything it allocated committed (no uncommitted
+ *	entry: the caller checked)
  * @dst: the new one, same store type and chunk size, no store opened: its
  *	COW device may be larger (the room is its own from here on)
  *
@@ -415,7 +416,6 @@ void cgsnap_store_handover(struct cgsnap *src, struct cgsnap *dst)
 {
 	lockdep_assert_held(&src->lock);
 	lockdep_assert_held(&dst->lock);
-	WARN_ON_ONCE(src->uncommitted);
 	swap(src->area, dst->area);
 	swap(src->zero_area, dst->zero_area);
 	swap(src->header, dst->header);
