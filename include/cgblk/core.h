@@ -74,6 +74,7 @@ struct cgblk_charge_scope {
 };
 
 void cgblk_charge_from_bio(struct cgblk_charge *charge, struct bio *bio);
+void cgblk_charge_from_current(struct cgblk_charge *charge);
 void cgblk_charge_put(struct cgblk_charge *charge);
 bool cgblk_charge_is_root(const struct cgblk_charge *charge);
 void cgblk_bio_associate(struct bio *bio, const struct cgblk_charge *charge);

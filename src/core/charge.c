@@ -49,6 +49,35 @@ void cgblk_charge_from_bio(struct cgblk_charge *charge, struct bio *bio)
 EXPORT_SYMBOL_CGBLK(cgblk_charge_from_bio);
 
 /**
+ * cgblk_charge_from_current - capture the cgroups of the current task
+ * @charge: filled in; release with cgblk_charge_put()
+ *
+ * As cgblk_charge_from_bio(), for I/O a driver issues on behalf of the task
+ * that asked for it (a dm target's resume, say) rather than of a bio: the
+ * task's io css (cgroup v2, or blkio on a v1 hierarchy) and the effective
+ * memcg of the same cgroup.  A task of the root cgroup yields the zero
+ * charge.
+ *
+ * Context: task context; does not sleep.
+ */
+void cgblk_charge_from_current(struct cgblk_charge *charge)
+{
+	struct cgroup_subsys_state *css = task_get_css(current, io_cgrp_id);
+
+	charge->blkcg_css = NULL;
+	charge->memcg_css = NULL;
+	if (css == blkcg_root_css) {
+		css_put(css);
+		return;
+	}
+	charge->blkcg_css = css;
+#ifdef CONFIG_MEMCG
+	charge->memcg_css = cgroup_get_e_css(css->cgroup, &memory_cgrp_subsys);
+#endif
+}
+EXPORT_SYMBOL_CGBLK(cgblk_charge_from_current);
+
+/**
  * cgblk_charge_put - release the references of a charge
  * @charge: the charge; left as the zero (root) charge
  *
