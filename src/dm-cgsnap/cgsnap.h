@@ -218,6 +218,10 @@ struct cgsnap_origin {
 	unsigned int users;		/* cgsnap_origins_lock */
 	/* registered or registering snapshots; cgsnap_origins_lock */
 	unsigned int nr_snapshots;
+	/* a cgsnap-merge writes it, loaded into merge_md; cgsnap_origins_lock */
+	bool merging;
+	bool merge_done;		/* nothing left to merge */
+	dev_t merge_md;
 	/*
 	 * Held across a registration and wherever the snapshot list must
 	 * stay while sleeping; nests inside nothing (cgsnap_origins_lock is
@@ -248,6 +252,41 @@ struct cgsnap_track {
 	cgsnap_chunk_t chunk;
 	bool tracked;
 	struct cgsnap_job job;		/* a write's resubmission */
+};
+
+/* One exception a merge step copies back (store.c, merge.c). */
+struct cgsnap_merge_ent {
+	cgsnap_chunk_t old;
+	cgsnap_chunk_t new;
+};
+
+/*
+ * The merge of a snapshot back into its origin (merge.c): a struct cgsnap
+ * of the "cgsnap-merge" target has one.  The merge work copies the last
+ * exceptions of the metadata at a time (a step) and commits their removal;
+ * s->lock protects the step's chunks and the writes waiting for them.
+ */
+struct cgsnap_merge {
+	struct cgsnap *s;		/* const */
+	struct cgsnap_origin *o;	/* const: the origin it holds (origin.c) */
+	u64 nr_loaded;			/* exceptions in the store at load; const */
+	/* whom the merge I/O is charged to: the resumer's; the merge work */
+	struct cgblk_charge charge;
+	struct workqueue_struct *wq;	/* const; ordered */
+	struct work_struct work;
+	void *buf;			/* const: CGSNAP_MERGE_BYTES */
+	unsigned int max_chunks;	/* const: per step */
+	struct cgsnap_merge_ent *ents;	/* the step's, the last entry first; the work */
+	cgsnap_chunk_t *step_chunks;	/* their origin chunks, sorted; s->lock */
+	bool running;			/* resumed, not stopping; s->lock */
+	bool done;			/* nothing left; s->lock */
+	bool failed;			/* an I/O error stopped it; s->lock */
+	unsigned int nr;		/* chunks in step_chunks (0: no step); s->lock */
+	struct bio_list queued;		/* writes to them; s->lock */
+	wait_queue_head_t drain;	/* a tracked COW write ended, or a stop */
+	/* statistics since the load (debugfs) */
+	atomic64_t merged;		/* chunks copied back and committed */
+	atomic64_t steps, nr_queued, waited, abandoned;
 };
 
 /*
@@ -377,6 +416,7 @@ struct cgsnap {
 	atomic64_t buf_kmalloc, buf_vmalloc, buf_reserve, buf_waits;
 	atomic64_t cow_allocated;
 	struct dentry *debugfs;		/* const */
+	struct cgsnap_merge *merge;	/* const: a cgsnap-merge target's */
 };
 
 static inline sector_t cgsnap_chunk_to_sector(struct cgsnap *s,
@@ -402,12 +442,15 @@ struct cgsnap_exception *cgsnap_lookup(struct cgsnap *s, cgsnap_chunk_t old);
 struct cgsnap_pe *cgsnap_lookup_pending(struct cgsnap *s, cgsnap_chunk_t old);
 void cgsnap_add_pending(struct cgsnap *s, struct cgsnap_pe *pe);
 void cgsnap_add_complete(struct cgsnap *s, struct cgsnap_exception *e);
+void cgsnap_remove_exception(struct cgsnap *s, cgsnap_chunk_t old,
+			     cgsnap_chunk_t new);
 int cgsnap_insert_exception(struct cgsnap *s, cgsnap_chunk_t old,
 			    cgsnap_chunk_t new, gfp_t gfp);
 
 /* map.c */
 int cgsnap_map(struct dm_target *ti, struct bio *bio);
 int cgsnap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error);
+void cgsnap_track_chunk(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t chunk);
 bool cgsnap_chunk_is_tracked(struct cgsnap *s, cgsnap_chunk_t chunk);
 void cgsnap_release_work(struct work_struct *work);
 void cgsnap_defer_work(struct work_struct *work);
@@ -438,6 +481,10 @@ int cgsnap_store_read(struct cgsnap *s, cgsnap_add_fn add, void *ctx,
 int cgsnap_set_chunk_size(struct cgsnap *s, unsigned int chunk_size,
 			  char **error);
 void cgsnap_store_free(struct cgsnap *s);
+int cgsnap_store_prepare_merge(struct cgsnap *s, struct cgsnap_merge_ent *ents,
+			       unsigned int max);
+int cgsnap_store_commit_merge(struct cgsnap *s,
+			      const struct cgsnap_merge_ent *ents, u32 n);
 void cgsnap_store_handover(struct cgsnap *src, struct cgsnap *dst);
 int cgsnap_store_alloc_chunk(struct cgsnap *s, cgsnap_chunk_t *chunk);
 void cgsnap_store_add(struct cgsnap *s, cgsnap_chunk_t old, cgsnap_chunk_t new);
@@ -455,8 +502,12 @@ void cgsnap_buf_read_done(void *buf, unsigned int sectors);
 
 /* origin.c */
 extern struct target_type cgsnap_origin_target;
+int cgsnap_origin_check(struct cgsnap *s, char **error);
 int cgsnap_origin_register(struct cgsnap *s, char **error);
 void cgsnap_origin_unregister(struct cgsnap *s);
+int cgsnap_origin_claim_merge(struct cgsnap_merge *m, char **error);
+void cgsnap_origin_release_merge(struct cgsnap_merge *m);
+void cgsnap_origin_merge_done(struct cgsnap_merge *m);
 typedef int (*cgsnap_move_fn)(struct cgsnap *src, struct cgsnap *dst);
 void cgsnap_origin_park(struct cgsnap *s);
 bool cgsnap_origin_lock(struct cgsnap *s, bool killable);
@@ -464,6 +515,20 @@ unsigned int cgsnap_origin_switch(struct cgsnap *src, struct cgsnap *dst,
 				  cgsnap_move_fn move, int *ret);
 void cgsnap_release_origin_bios(struct cgsnap *s, struct bio_list *bios);
 void cgsnap_origin_rewrite(struct bio *bio);
+
+/* main.c */
+int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv);
+void cgsnap_dtr(struct dm_target *ti);
+void cgsnap_status(struct dm_target *ti, status_type_t type,
+		   unsigned int status_flags, char *result, unsigned int maxlen);
+int cgsnap_iterate_devices(struct dm_target *ti,
+			   iterate_devices_callout_fn fn, void *data);
+
+/* merge.c */
+extern struct target_type cgsnap_merge_target;
+int cgsnap_merge_init(struct cgsnap *s, char **error);
+void cgsnap_merge_stop_final(struct cgsnap *s);
+void cgsnap_merge_free(struct cgsnap *s);
 
 /* stats.c */
 struct cgsnap_cgstat *cgsnap_stat_get(struct cgsnap *s,

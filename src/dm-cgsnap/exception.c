@@ -118,6 +118,28 @@ int cgsnap_insert_exception(struct cgsnap *s, cgsnap_chunk_t old,
 }
 
 /**
+ * cgsnap_remove_exception - a merged chunk is the origin's again
+ * @s: the snapshot
+ * @old: origin chunk
+ * @new: the COW chunk the merge copied back: an exception that maps @old
+ *	elsewhere (a later entry of the store) stays
+ *
+ * Context: any context, under s->lock.
+ */
+void cgsnap_remove_exception(struct cgsnap *s, cgsnap_chunk_t old,
+			     cgsnap_chunk_t new)
+{
+	struct cgsnap_exception *e;
+
+	lockdep_assert_held(&s->lock);
+	e = cgsnap_lookup(s, old);
+	if (!e || e->new != new)
+		return;
+	hlist_del(&e->node);
+	kmem_cache_free(cgsnap_exception_cache, e);
+}
+
+/**
  * cgsnap_alloc_tables - allocate the exception tables
  * @s: the snapshot, its chunk size and COW size known
  *

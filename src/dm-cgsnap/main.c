@@ -239,6 +239,17 @@ static int claim_cow(struct cgsnap *s, bool chunk_from_table,
 	list_for_each_entry(h, &cgsnap_cows, cow_entry) {
 		if (h->cow->bdev->bd_dev != dev || h->handed_over)
 			continue;
+		/* a merge takes no handover, and gives none */
+		if (h->merge) {
+			ti->error = "COW device is being merged (cgsnap-merge)";
+			ret = -EBUSY;
+			goto out;
+		}
+		if (s->merge) {
+			ti->error = "COW device in use by a cgsnap table: remove it first";
+			ret = -EBUSY;
+			goto out;
+		}
 		if (h->handover_src) {	/* a taker, not yet the holder */
 			ti->error = "Another table is already waiting to take over this COW device";
 			ret = -EBUSY;
@@ -499,6 +510,8 @@ static void leave_handover(struct cgsnap *s)
  */
 static void cgsnap_free(struct cgsnap *s)
 {
+	if (s->merge)
+		cgsnap_merge_stop_final(s);
 	leave_handover(s);
 	debugfs_remove(s->debugfs);
 	/*
@@ -513,6 +526,8 @@ static void cgsnap_free(struct cgsnap *s)
 	WARN_ON_ONCE(!list_empty(&s->to_commit) || !list_empty(&s->buf_waiters));
 	if (s->pool)
 		cgblk_pool_destroy(s->pool);
+	if (s->merge)	/* its resubmissions are done: the origin is free */
+		cgsnap_merge_free(s);
 	if (s->commit_wq) {
 		flush_workqueue(s->commit_wq);
 		cgsnap_drop_final(s);
@@ -533,20 +548,32 @@ static void cgsnap_free(struct cgsnap *s)
 		dm_put_device(s->ti, s->cow);
 	if (s->origin)
 		dm_put_device(s->ti, s->origin);
+	kfree(s->merge);	/* last: claim_cow() tells a merge by it */
 	kfree(s);
 }
 
 /* cgsnap_store_read()'s callback: an exception of the store, at load. */
 static int add_exception(void *ctx, cgsnap_chunk_t old, cgsnap_chunk_t new)
 {
-	return cgsnap_insert_exception(ctx, old, new, GFP_KERNEL);
+	struct cgsnap *s = ctx;
+
+	if (s->merge)
+		s->merge->nr_loaded++;
+	return cgsnap_insert_exception(s, old, new, GFP_KERNEL);
 }
 
-/*
- * <origin> <cow> <P|PO|N> <chunk_size> [<#features> [discard_zeroes_cow]
- * [discard_passdown_origin]]
+/**
+ * cgsnap_ctr - constructor of "cgsnap" and of "cgsnap-merge"
+ * @ti: the target
+ * @argc: argument count
+ * @argv: <origin> <cow> <P|PO|N> <chunk_size> [<#features>
+ *	[discard_zeroes_cow] [discard_passdown_origin]]; cgsnap-merge takes
+ *	the first four, with a persistent store that has exceptions
+ *
+ * Context: task context (a table load); sleeps.
+ * Return: 0 or a negative errno with ti->error set.
  */
-static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	struct cgblk_pool_params params = {
 		.max_workers = READ_ONCE(cgsnap_max_workers),
@@ -555,15 +582,23 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	struct dm_arg_set as = { .argc = argc, .argv = argv };
 	unsigned int chunk_size;
 	struct cgsnap *s;
+	bool merge = ti->type == &cgsnap_merge_target;
 	bool taker;
 	char name[64];
 	int ret;
 
-	if (argc < 4) {
-		ti->error = "requires 4 or more arguments";
+	if (argc < 4 || (merge && argc != 4)) {
+		ti->error = merge ? "requires 4 arguments" : "requires 4 or more arguments";
 		return -EINVAL;
 	}
 	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (s && merge) {
+		s->merge = kzalloc(sizeof(*s->merge), GFP_KERNEL);
+		if (!s->merge) {
+			kfree(s);
+			s = NULL;
+		}
+	}
 	if (!s) {
 		ti->error = "Cannot allocate private snapshot structure";
 		return -ENOMEM;
@@ -597,6 +632,11 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ret = parse_store_type(s, argv[2], ti);
 	if (ret)
 		goto bad;
+	if (merge && !s->persistent) {
+		ti->error = "Merge requires a persistent exception store (P or PO)";
+		ret = -EINVAL;
+		goto bad;
+	}
 	if (kstrtouint(argv[3], 10, &chunk_size)) {
 		ti->error = "Invalid chunk size";
 		ret = -EINVAL;
@@ -613,7 +653,9 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot get COW device";
 		goto bad;
 	}
-	ret = dm_get_device(ti, argv[0], COMPAT_OPEN_READ, &s->origin);
+	/* a snapshot reads its origin; a merge writes it */
+	ret = dm_get_device(ti, argv[0], merge ? dm_table_get_mode(ti->table) :
+			    COMPAT_OPEN_READ, &s->origin);
 	if (ret) {
 		ti->error = "Cannot get origin device";
 		goto bad;
@@ -630,6 +672,10 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		if (ret)
 			goto bad;
 	}
+	/* a snapshot its origin would refuse touches no store */
+	ret = merge ? 0 : cgsnap_origin_check(s, &ti->error);
+	if (ret)
+		goto bad;
 	/* before anything reads or writes the store */
 	ret = claim_cow(s, chunk_size != 0, ti);
 	if (ret < 0)
@@ -659,6 +705,12 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ret = taker ? 0 : cgsnap_store_read(s, add_exception, s, &ti->error);
 	if (ret)
 		goto bad;
+	if (merge) {
+		ret = cgsnap_merge_init(s, &ti->error);
+		if (ret)
+			goto bad;
+		goto pool;	/* it resubmits the writes a step held */
+	}
 	ret = -ENOMEM;
 	s->buf_pool = mempool_create(2, buf_alloc, buf_free,
 				     (void *)(unsigned long)(s->chunk_size << SECTOR_SHIFT));
@@ -672,6 +724,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Cannot allocate workqueues";
 		goto bad;
 	}
+pool:
 	snprintf(name, sizeof(name), "cgsnap-%s",
 		 dm_disk(dm_table_get_md(ti->table))->disk_name);
 	s->pool = cgblk_pool_create(name, &cgsnap_pool_ops, &params, s);
@@ -688,8 +741,14 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	ti->private = s;
-	ti->num_flush_bios = 1;
 	ti->per_io_data_size = sizeof(struct cgsnap_track);
+	if (merge) {
+		/* a merge's writes go to the origin and the COW device */
+		ti->num_flush_bios = 2;
+		add_debugfs(s);
+		goto ready;
+	}
+	ti->num_flush_bios = 1;
 	if (s->discard_zeroes_cow)
 		ti->num_discard_bios = s->discard_passdown_origin ? 2 : 1;
 	/* As snapshot does it, but the origin is shared: say so. */
@@ -704,6 +763,7 @@ static int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		if (ret)
 			goto bad;
 	}
+ready:
 	ret = set_ready(s, taker, ti);
 	if (ret)
 		goto bad;
@@ -714,7 +774,14 @@ bad:
 	return ret;
 }
 
-static void cgsnap_dtr(struct dm_target *ti)
+/**
+ * cgsnap_dtr - destructor of "cgsnap" and of "cgsnap-merge"
+ * @ti: the target
+ *
+ * Context: task context; sleeps until the copies (or the merge step) in
+ * flight end.
+ */
+void cgsnap_dtr(struct dm_target *ti)
 {
 	cgsnap_free(ti->private);
 }
@@ -793,9 +860,19 @@ static void cgsnap_resume(struct dm_target *ti)
 		queue_delayed_work(s->commit_wq, &s->drop_work, 0);
 }
 
-static void cgsnap_status(struct dm_target *ti, status_type_t type,
-			  unsigned int status_flags, char *result,
-			  unsigned int maxlen)
+/**
+ * cgsnap_status - status of "cgsnap" and of "cgsnap-merge", as dm-snapshot's
+ * @ti: the target
+ * @type: INFO: "Invalid", "Merge failed", "Overflow" or
+ *	"<allocated>/<total> <metadata>" sectors; TABLE: the table line
+ * @status_flags: unused
+ * @result: where to write
+ * @maxlen: its size
+ *
+ * Context: task context; takes s->lock.
+ */
+void cgsnap_status(struct dm_target *ti, status_type_t type,
+		   unsigned int status_flags, char *result, unsigned int maxlen)
 {
 	struct cgsnap *s = ti->private;
 	sector_t total, allocated, metadata;
@@ -808,6 +885,8 @@ static void cgsnap_status(struct dm_target *ti, status_type_t type,
 			DMEMIT("Invalid");
 		} else if (s->awaiting_handover) {
 			DMEMIT("Unknown");	/* its store is its source's */
+		} else if (s->merge && s->merge->failed) {
+			DMEMIT("Merge failed");
 		} else if (s->overflowed) {
 			DMEMIT("Overflow");
 		} else {
@@ -837,8 +916,17 @@ static void cgsnap_status(struct dm_target *ti, status_type_t type,
 	}
 }
 
-static int cgsnap_iterate_devices(struct dm_target *ti,
-				  iterate_devices_callout_fn fn, void *data)
+/**
+ * cgsnap_iterate_devices - the origin, then the COW device
+ * @ti: the target
+ * @fn: called for each
+ * @data: passed to @fn
+ *
+ * Context: task context.
+ * Return: the first non-zero return of @fn, or 0.
+ */
+int cgsnap_iterate_devices(struct dm_target *ti,
+			   iterate_devices_callout_fn fn, void *data)
 {
 	struct cgsnap *s = ti->private;
 	int ret = fn(ti, s->origin, 0, ti->len, data);
@@ -883,8 +971,15 @@ static int __init dm_cgsnap_init(void)
 		DMERR("Origin target register failed %d", ret);
 		goto out_snapshot;
 	}
+	ret = dm_register_target(&cgsnap_merge_target);
+	if (ret) {
+		DMERR("Merge target register failed %d", ret);
+		goto out_origin;
+	}
 	return 0;
 
+out_origin:
+	dm_unregister_target(&cgsnap_origin_target);
 out_snapshot:
 	dm_unregister_target(&cgsnap_target);
 out_debugfs:
@@ -897,6 +992,7 @@ out:
 
 static void __exit dm_cgsnap_exit(void)
 {
+	dm_unregister_target(&cgsnap_merge_target);
 	dm_unregister_target(&cgsnap_origin_target);
 	dm_unregister_target(&cgsnap_target);
 	debugfs_remove_recursive(cgsnap_debugfs);

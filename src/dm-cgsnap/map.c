@@ -81,12 +81,21 @@ static struct hlist_head *tracked_bucket(struct cgsnap *s, cgsnap_chunk_t chunk)
 	return &s->tracked[chunk & (ARRAY_SIZE(s->tracked) - 1)];
 }
 
-/*
- * A read of chunk @chunk goes to the origin: track it until it completes
- * (cgsnap_end_io()), so that an origin write to the chunk waits for it.
- * Under s->lock, so that a copy committed after this sees it.
+/**
+ * cgsnap_track_chunk - track a bio by its chunk until it completes
+ * @s: the snapshot
+ * @bio: a bio of the target, about to be remapped
+ * @chunk: its origin chunk
+ *
+ * A snapshot's read sent to the origin, so that an origin write to the
+ * chunk waits for it (cgsnap_end_io()); a merge's write sent to the COW
+ * device, so that the merge of the chunk waits for it (merge.c).  Under
+ * s->lock, so that a copy committed (a merge step started) after this sees
+ * it.
+ *
+ * Context: any context, under s->lock.
  */
-static void track_read(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t chunk)
+void cgsnap_track_chunk(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t chunk)
 {
 	struct cgsnap_track *t = dm_per_bio_data(bio, sizeof(*t));
 	unsigned long flags;
@@ -191,7 +200,7 @@ static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
 		goto out_unlock;
 	}
 	if (bio_data_dir(bio) != WRITE) {
-		track_read(s, bio, old);
+		cgsnap_track_chunk(s, bio, old);
 		r = DM_MAPIO_REMAPPED;		/* to the origin */
 		goto out_unlock;
 	}

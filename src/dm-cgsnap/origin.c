@@ -126,6 +126,54 @@ static void update_min_chunk(struct cgsnap_origin *o)
 	WRITE_ONCE(o->min_chunk, min);	/* origin_map() reads it unlocked */
 }
 
+/* Under cgsnap_origins_lock: may a snapshot of @dev register? */
+static int may_register(dev_t dev, char **error)
+{
+	struct cgsnap_origin_target *ot;
+	struct cgsnap_origin *o;
+
+	lockdep_assert_held(&cgsnap_origins_lock);
+	list_for_each_entry(ot, &cgsnap_origin_targets, entry) {
+		if (ot->md_dev == dev) {
+			*error = "Origin is a cgsnap-origin device: name the device under it";
+			return -EINVAL;
+		}
+	}
+	list_for_each_entry(o, &cgsnap_origins, entry) {
+		if (o->merging && o->merge_md == dev) {
+			*error = "Origin is a cgsnap-merge device: name the device under it";
+			return -EINVAL;
+		}
+		if (o->merging && o->dev == dev) {
+			*error = "Origin is being merged into (cgsnap-merge): no new snapshot";
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+/**
+ * cgsnap_origin_check - would a snapshot of this origin be refused
+ * @s: the snapshot, its origin device got
+ * @error: where to put the ti->error text
+ *
+ * The refusals of cgsnap_origin_register(), before the constructor touches
+ * the COW device (which it may not, for a table that is refused); the
+ * registration checks again.
+ *
+ * Context: task context (the constructor).
+ * Return: 0, or -EINVAL or -EBUSY with *@error set.
+ */
+int cgsnap_origin_check(struct cgsnap *s, char **error)
+{
+	int ret;
+
+	mutex_lock(&cgsnap_origins_lock);
+	ret = may_register(s->origin->bdev->bd_dev, error);
+	mutex_unlock(&cgsnap_origins_lock);
+	return ret;
+}
+
 /**
  * cgsnap_origin_register - make a snapshot's origin copy into it
  * @s: the snapshot, complete but for this
@@ -145,17 +193,15 @@ static void update_min_chunk(struct cgsnap_origin *o)
 int cgsnap_origin_register(struct cgsnap *s, char **error)
 {
 	dev_t dev = s->origin->bdev->bd_dev;
-	struct cgsnap_origin_target *ot;
 	struct cgsnap_origin *o;
 	unsigned int old;
+	int ret;
 
 	mutex_lock(&cgsnap_origins_lock);
-	list_for_each_entry(ot, &cgsnap_origin_targets, entry) {
-		if (ot->md_dev == dev) {
-			mutex_unlock(&cgsnap_origins_lock);
-			*error = "Origin is a cgsnap-origin device: name the device under it";
-			return -EINVAL;
-		}
+	ret = may_register(dev, error);
+	if (ret) {
+		mutex_unlock(&cgsnap_origins_lock);
+		return ret;
 	}
 	o = origin_get(dev);
 	if (!o) {
@@ -228,6 +274,96 @@ void cgsnap_origin_unregister(struct cgsnap *s)
 	mutex_unlock(&o->reg_lock);
 	s->o = NULL;
 	origin_leave(o);
+}
+
+/**
+ * cgsnap_origin_claim_merge - hold an origin for a merge into it
+ * @m: the merge, its snapshot's origin device got
+ * @error: where to put the ti->error text
+ *
+ * A merge writes the origin under every snapshot of it and copies into
+ * none: it is refused while any cgsnap snapshot of the origin exists (the
+ * one being merged was removed first), and no snapshot registers with the
+ * origin until the merge target goes.  A second merge into one origin is
+ * refused too.
+ *
+ * Context: task context (the constructor).
+ * Return: 0, or -EBUSY or -ENOMEM with *@error set.
+ */
+int cgsnap_origin_claim_merge(struct cgsnap_merge *m, char **error)
+{
+	struct cgsnap *s = m->s;
+	struct cgsnap_origin *o;
+	int ret = 0;
+
+	mutex_lock(&cgsnap_origins_lock);
+	o = origin_get(s->origin->bdev->bd_dev);
+	if (!o) {
+		*error = "Cannot allocate the origin's registry entry";
+		ret = -ENOMEM;
+	} else if (o->nr_snapshots) {
+		*error = "Origin has cgsnap snapshots: remove them before the merge";
+		ret = -EBUSY;
+	} else if (o->merging) {
+		*error = "Origin is being merged into already";
+		ret = -EBUSY;
+	} else {
+		struct cgsnap_origin_target *ot;
+		dev_t md = disk_devt(dm_disk(dm_table_get_md(s->ti->table)));
+
+		/* its writes would reach the origin past the merge */
+		list_for_each_entry(ot, &cgsnap_origin_targets, entry) {
+			if (ot->o == o && ot->md_dev != md) {
+				*error = "Origin is written through another cgsnap-origin device";
+				ret = -EBUSY;
+				break;
+			}
+		}
+	}
+	if (ret) {
+		if (o)
+			origin_put(o);
+	} else {
+		o->merging = true;
+		o->merge_done = false;
+		o->merge_md = disk_devt(dm_disk(dm_table_get_md(s->ti->table)));
+		m->o = o;
+	}
+	mutex_unlock(&cgsnap_origins_lock);
+	return ret;
+}
+
+/**
+ * cgsnap_origin_merge_done - the merge holding the origin has nothing left
+ * @m: the merge
+ *
+ * From here on its device may be reloaded with cgsnap-origin.
+ *
+ * Context: task context (the merge work).
+ */
+void cgsnap_origin_merge_done(struct cgsnap_merge *m)
+{
+	mutex_lock(&cgsnap_origins_lock);
+	m->o->merge_done = true;
+	mutex_unlock(&cgsnap_origins_lock);
+}
+
+/**
+ * cgsnap_origin_release_merge - the merge target goes
+ * @m: the merge (its claim made or not)
+ *
+ * Context: task context (the destructor).
+ */
+void cgsnap_origin_release_merge(struct cgsnap_merge *m)
+{
+	if (!m->o)
+		return;
+	mutex_lock(&cgsnap_origins_lock);
+	m->o->merging = false;
+	m->o->merge_done = false;
+	origin_put(m->o);
+	mutex_unlock(&cgsnap_origins_lock);
+	m->o = NULL;
 }
 
 /**
@@ -677,6 +813,22 @@ static int origin_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	ot->o = origin_get(ot->dev->bdev->bd_dev);
+	if (ot->o && ot->o->merging && ot->o->merge_md != ot->md_dev) {
+		/* its writes would reach the origin past the merge */
+		origin_put(ot->o);
+		mutex_unlock(&cgsnap_origins_lock);
+		ti->error = "Origin is being merged into by another device (cgsnap-merge)";
+		ret = -EBUSY;
+		goto bad;
+	}
+	if (ot->o && ot->o->merging && !ot->o->merge_done) {
+		/* the device would read merged and unmerged chunks mixed */
+		origin_put(ot->o);
+		mutex_unlock(&cgsnap_origins_lock);
+		ti->error = "The merge into this origin is not done yet: wait for it";
+		ret = -EBUSY;
+		goto bad;
+	}
 	if (ot->o)
 		list_add_tail(&ot->entry, &cgsnap_origin_targets);
 	mutex_unlock(&cgsnap_origins_lock);

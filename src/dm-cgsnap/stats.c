@@ -100,6 +100,21 @@ void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s)
 	error = s->invalid_error;
 	chunk = s->invalid_chunk;
 	spin_unlock(&s->lock);
+	if (s->merge) {
+		struct cgsnap_merge *mg = s->merge;
+		const char *state;
+
+		spin_lock(&s->lock);
+		state = mg->done ? "done" : mg->failed ? "failed" :
+			mg->running ? "running" : "stopped";
+		spin_unlock(&s->lock);
+		seq_printf(m, "merge %s\nmerged_chunks %lld\nmerge_steps %lld\nqueued_writes %lld\nwaited_steps %lld\nabandoned_steps %lld\n",
+			   state, (long long)atomic64_read(&mg->merged),
+			   (long long)atomic64_read(&mg->steps),
+			   (long long)atomic64_read(&mg->nr_queued),
+			   (long long)atomic64_read(&mg->waited),
+			   (long long)atomic64_read(&mg->abandoned));
+	}
 	seq_printf(m, "state %s\ninvalid_reason %s\ninvalid_error %d\ninvalid_chunk %llu\n",
 		   !valid ? "invalid" : overflowed ? "overflow" : "valid",
 		   cgsnap_invalid_name(why), error, (unsigned long long)chunk);

@@ -36,7 +36,8 @@ static unsigned int chunk_bytes(struct cgsnap *s)
  * @bdev: device to address
  * @sector: first sector on @bdev
  * @buf: chunk-sized buffer (kmalloc or vmalloc memory)
- * @sectors: sectors of @buf to transfer, 1 to the chunk size
+ * @sectors: sectors of @buf to transfer, at most its size (a chunk; a
+ *	merge's buffer)
  * @opf: operation and flags
  * @gfp: allocation flags; with a blocking @gfp it does not fail
  *
@@ -225,8 +226,16 @@ static int read_areas(struct cgsnap *s, cgsnap_add_fn add, void *ctx,
 				goto out;
 			}
 		}
-		if (!full)
-			memcpy(s->area, buf, chunk_bytes(s));
+		if (!full) {
+			/*
+			 * Only the entries before the end: whatever a torn
+			 * write left after it must not be written back by the
+			 * next commit (or a merge's).
+			 */
+			memset(s->area, 0, chunk_bytes(s));
+			memcpy(s->area, buf, s->current_committed *
+			       sizeof(struct cgsnap_disk_exception));
+		}
 	}
 	s->current_area--;
 	skip_metadata(s);
@@ -261,7 +270,8 @@ static int alloc_areas(struct cgsnap *s, char **error)
  * @error: where to put the ti->error text
  *
  * Persistent: reads the header; a zero magic makes a new store (header and
- * zeroed first area), another non-SnAp magic is refused; the header's chunk
+ * zeroed first area; refused for a merge), another non-SnAp magic is
+ * refused; the header's chunk
  * size wins over the table's; an invalid header opens as an Invalid
  * snapshot.  Transient: nothing on disk.  The chunk size is final when this
  * returns 0; cgsnap_store_read() then reads the exceptions.
@@ -306,6 +316,11 @@ int cgsnap_store_open(struct cgsnap *s, bool chunk_from_table, char **error)
 		goto out;
 	}
 	dh = buf;
+	if (le32_to_cpu(dh->magic) == 0 && s->merge) {
+		*error = "COW device has no snapshot store to merge";
+		ret = -EINVAL;
+		goto out;
+	}
 	if (le32_to_cpu(dh->magic) == 0) {
 		/* a new store */
 		ret = alloc_areas(s, error);
@@ -523,6 +538,105 @@ int cgsnap_store_commit(struct cgsnap *s)
 	spin_unlock(&s->lock);
 	if (!s->current_committed)
 		memset(s->area, 0, chunk_bytes(s));
+	return 0;
+}
+
+/**
+ * cgsnap_store_prepare_merge - the next exceptions a merge copies back
+ * @s: the snapshot, a persistent store read
+ * @ents: filled with the entries, the last committed one first
+ * @max: entries at most
+ *
+ * As dm-snap-persistent's prepare_merge, a merge takes the exceptions from
+ * the end of the metadata, stepping back to the previous, full area when
+ * the current one is empty; where prepare_merge takes only the run of
+ * consecutive chunks at the end, this takes the last @max entries of the
+ * area, whatever their chunks (the merge copies them all at once, then
+ * commits them in one area write).
+ *
+ * Context: the merge work; sleeps (reads the previous area).
+ * Return: how many, 0 when nothing is left to merge, or a negative errno
+ * (the area could not be read, or an entry points outside the COW device).
+ */
+int cgsnap_store_prepare_merge(struct cgsnap *s, struct cgsnap_merge_ent *ents,
+			       unsigned int max)
+{
+	struct cgsnap_disk_exception *de = s->area;
+	u32 i, n;
+	int ret;
+
+	if (!s->current_committed) {
+		if (!s->current_area)
+			return 0;
+		ret = cgsnap_chunk_io(s, s->area,
+				      area_location(s, s->current_area - 1),
+				      REQ_OP_READ);
+		if (ret)
+			return ret;
+		spin_lock(&s->lock);
+		s->current_area--;
+		s->current_committed = s->exceptions_per_area;
+		spin_unlock(&s->lock);
+	}
+	n = min_t(u32, max, s->current_committed);
+	for (i = 0; i < n; i++) {
+		struct cgsnap_disk_exception *d = &de[s->current_committed - 1 - i];
+		u64 rem;
+
+		ents[i].old = le64_to_cpu(d->old_chunk);
+		ents[i].new = le64_to_cpu(d->new_chunk);
+		/* a torn or foreign area must not send the merge off the device */
+		div64_u64_rem(ents[i].new, s->exceptions_per_area + 1ULL, &rem);
+		if (ents[i].new <= CGSNAP_HDR_CHUNKS || rem == CGSNAP_HDR_CHUNKS ||
+		    cgsnap_chunk_to_sector(s, ents[i].new + 1) > s->cow_sectors ||
+		    ents[i].old >= (U64_MAX >> s->chunk_shift))
+			return -EUCLEAN;
+	}
+	return n;
+}
+
+/**
+ * cgsnap_store_commit_merge - drop the exceptions a merge copied back
+ * @s: the snapshot
+ * @ents: the entries cgsnap_store_prepare_merge() gave
+ * @n: how many of them, from the first (the end of the area)
+ *
+ * As dm-snap-persistent's commit_merge: the last @n committed entries are
+ * zeroed and the area written with a flush before and FUA, so that after a
+ * crash the store holds exactly the exceptions not yet merged (a copy done
+ * but not committed is done again: the same data).  The allocation then
+ * ends right after the last entry left, so that the status falls to the
+ * metadata when the merge is done.
+ *
+ * Context: the merge work; sleeps.
+ * Return: 0 or a negative errno (the merge must stop; the entries are back
+ * in the area, so that a retry merges them again).
+ */
+int cgsnap_store_commit_merge(struct cgsnap *s,
+			      const struct cgsnap_merge_ent *ents, u32 n)
+{
+	struct cgsnap_disk_exception *de = s->area;
+	u32 i;
+	int ret;
+
+	if (WARN_ON_ONCE(n > s->current_committed))
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		memset(&de[s->current_committed - 1 - i], 0, sizeof(*de));
+	ret = cgsnap_chunk_io(s, s->area, area_location(s, s->current_area),
+			      REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA | REQ_SYNC);
+	if (ret) {
+		for (i = 0; i < n; i++) {
+			de[s->current_committed - 1 - i].old_chunk = cpu_to_le64(ents[i].old);
+			de[s->current_committed - 1 - i].new_chunk = cpu_to_le64(ents[i].new);
+		}
+		return ret;
+	}
+	spin_lock(&s->lock);
+	s->current_committed -= n;
+	s->next_free = area_location(s, s->current_area) +
+		       s->current_committed + 1;
+	spin_unlock(&s->lock);
 	return 0;
 }
 
