@@ -147,7 +147,8 @@ done
 dd if=/dev/urandom of=/dev/mapper/snap2 bs=1M count=8 oflag=direct status=none
 tailsum() { dd if="$1" bs=512 skip=$half status=none | md5sum | cut -d' ' -f1; }
 expected_tail=$(tailsum /dev/mapper/snap2)
-echo "$cowdev rbps=524288" > /sys/fs/cgroup/m/io.max
+# held at 4 KiB/s until the writers below run
+echo "$cowdev rbps=4096" > /sys/fs/cgroup/m/io.max
 to_merge snap2 /dev/mapper/cow m
 reload_cow 0 50
 # 3-4 MiB, merged from about the 5th step on: while the steps before run,
@@ -156,7 +157,7 @@ reload_cow 0 50
 # blocks, a counter in every block) write until both happened (debugfs
 # counters); each block's last content is checked during and after the
 # merge.
-rm -f /scratch/race-stop
+rm -f /scratch/race-stop /scratch/race-started
 python3 - /dev/mapper/lv $((3 << 20)) /scratch/race-stop /scratch/race-expected <<'PY' &
 import mmap, os, struct, sys, threading, random
 dev, base, stop, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -174,6 +175,8 @@ def writer(t):
         buf[:] = data
         os.pwritev(fd, [buf], base + b * 4096)
         last[b] = data
+        if seq == 20 and t == 0:
+            open(stop.replace("stop", "started"), "w").close()
 threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
 for th in threads: th.start()
 for th in threads: th.join()
@@ -188,8 +191,11 @@ open(out, "wb").write(img)
 print("writes during the merge: %d blocks, read back right" % len(last))
 PY
 racer=$!
+wait_for 60 test -e /scratch/race-started
+echo "$cowdev rbps=524288" > /sys/fs/cgroup/m/io.max
 raced() {
 	kill -0 $racer 2>/dev/null || fail "the writer during the merge ended early"
+	merged lv && fail "the merge ended before a write waited for a step and a step for a write"
 	[ "$(mstat waited_steps)" -gt 0 ] && [ "$(mstat queued_writes)" -gt 0 ]
 }
 wait_for 180 raced
