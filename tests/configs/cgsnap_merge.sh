@@ -158,6 +158,7 @@ reload_cow 0 50
 # counters); each block's last content is checked during and after the
 # merge.
 rm -f /scratch/race-stop /scratch/race-started
+trap 'touch /scratch/race-stop' EXIT	# a failure below must stop the writers
 python3 - /dev/mapper/lv $((3 << 20)) /scratch/race-stop /scratch/race-expected <<'PY' &
 import mmap, os, struct, sys, threading, random
 dev, base, stop, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -201,6 +202,7 @@ raced() {
 wait_for 180 raced
 touch /scratch/race-stop
 wait $racer || fail "the writes made during the merge did not read back"
+trap - EXIT
 merged lv && fail "merge done before the writes during it ended: nothing tested"
 log "writes done during the merge: $(dm_info lv); steps $(mstat merge_steps) for $(mstat merged_chunks) chunks, queued writes $(mstat queued_writes), steps that waited $(mstat waited_steps)"
 [ "$(tailsum /dev/mapper/lv)" = "$expected_tail" ] || fail "lv's second half during the merge is not the snapshot's"
