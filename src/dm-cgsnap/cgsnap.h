@@ -455,6 +455,8 @@ bool cgsnap_chunk_is_tracked(struct cgsnap *s, cgsnap_chunk_t chunk);
 void cgsnap_release_work(struct work_struct *work);
 void cgsnap_defer_work(struct work_struct *work);
 void cgsnap_remap_to_cow(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t new);
+void cgsnap_remap(struct cgsnap *s, struct bio *bio, bool to_cow,
+		  cgsnap_chunk_t new);
 void cgsnap_start_pe(struct cgsnap *s, struct cgsnap_pe *pe,
 		     struct cgsnap_exception *e, cgsnap_chunk_t old,
 		     cgsnap_chunk_t new, struct bio *bio, bool queue_bio);

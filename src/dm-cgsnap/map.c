@@ -33,6 +33,25 @@ static void remap_to_origin(struct cgsnap *s, struct bio *bio)
 	bio->bi_iter.bi_sector = dm_target_offset(s->ti, bio->bi_iter.bi_sector);
 }
 
+/**
+ * cgsnap_remap - a mapped bio to its chunk's COW copy, or to the origin
+ * @s: the snapshot (or merge)
+ * @bio: a bio within one chunk, its device the origin already, its sector
+ *	still the target's
+ * @to_cow: whether the chunk has a copy
+ * @new: the COW chunk, if so
+ *
+ * Context: as cgsnap_remap_to_cow().
+ */
+void cgsnap_remap(struct cgsnap *s, struct bio *bio, bool to_cow,
+		  cgsnap_chunk_t new)
+{
+	if (to_cow)
+		cgsnap_remap_to_cow(s, bio, new);
+	else
+		remap_to_origin(s, bio);
+}
+
 static bool cgsnap_is_nowait(struct bio *bio)
 {
 	return bio->bi_opf & REQ_NOWAIT;
@@ -239,12 +258,8 @@ static int __cgsnap_map(struct cgsnap *s, struct bio *bio, bool can_sleep)
 
 out_unlock:
 	spin_unlock(&s->lock);
-	if (r == DM_MAPIO_REMAPPED) {
-		if (to_cow)
-			cgsnap_remap_to_cow(s, bio, new);
-		else
-			remap_to_origin(s, bio);
-	}
+	if (r == DM_MAPIO_REMAPPED)
+		cgsnap_remap(s, bio, to_cow, new);
 	if (started)
 		cgblk_pool_queue(s->pool, &started->job.work);
 	if (new_pe)

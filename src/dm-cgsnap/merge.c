@@ -96,12 +96,8 @@ static int __merge_map(struct cgsnap *s, struct bio *bio)
 		cgsnap_track_chunk(s, bio, chunk);
 out_unlock:
 	spin_unlock(&s->lock);
-	if (r == DM_MAPIO_REMAPPED) {
-		if (to_cow)
-			cgsnap_remap_to_cow(s, bio, new);
-		else
-			bio->bi_iter.bi_sector = offset;
-	}
+	if (r == DM_MAPIO_REMAPPED)
+		cgsnap_remap(s, bio, to_cow, new);
 	return r;
 }
 
