@@ -62,9 +62,23 @@ expect_fail() {
 	return 0
 }
 
-# Kernel log lines since the given mark (a line count of dmesg).
-dmesg_mark() { dmesg | wc -l; }
-dmesg_since() { dmesg | tail -n +"$(( $1 + 1 ))"; }
+# The kernel log as /dev/kmsg records ("prio,seq,usec,flags;text"), oldest
+# first; continuation lines (" KEY=value") are left out.  dd reads one
+# record a read() and stops at the end (EAGAIN).
+kmsg_records() {
+	{ dd if=/dev/kmsg iflag=nonblock bs=8k status=none 2>/dev/null || true; } | grep -v '^ ' || true
+}
+
+# dmesg_mark: the sequence number of the newest kernel log record.
+# dmesg_since MARK: the records after it, as dmesg prints them.  A mark is a
+# sequence number, not a line count: once the ring buffer is full every new
+# line pushes the oldest out and a line count stands still.
+dmesg_mark() { kmsg_records | awk -F'[,;]' 'END { print ($2 == "" ? -1 : $2) }'; }
+dmesg_since() {
+	kmsg_records | awk -F'[,;]' -v mark="$1" '$2 + 0 > mark + 0 {
+		printf "[%5d.%06d] %s\n", int($3 / 1000000), $3 % 1000000, substr($0, index($0, ";") + 1)
+	}'
+}
 
 # expect_refused PATTERN CMD...: CMD must fail, and the kernel must say why:
 # a line since CMD started matches PATTERN (extended regex).  The refusal is
