@@ -134,7 +134,7 @@ echo "$cowdev rbps=max" > /sys/fs/cgroup/m/io.max
 
 # --- 2: writes during a merge; back to cgsnap-origin ------------------------
 # The last 8 MiB the snapshot writes are one run (merged first, in steps of
-# 1 MiB at 512 KiB/s); COW writes take 50 ms.
+# 1 MiB at 512 KiB/s); COW writes take 500 ms while the writers below run.
 to_origin
 half=$((sectors / 2 / 8 * 8))
 dmsetup create snap2 --table "0 $sectors cgsnap /dev/mapper/real /dev/mapper/cow P 8"
@@ -150,13 +150,16 @@ expected_tail=$(tailsum /dev/mapper/snap2)
 # held at 4 KiB/s until the writers below run
 echo "$cowdev rbps=4096" > /sys/fs/cgroup/m/io.max
 to_merge snap2 /dev/mapper/cow m
-reload_cow 0 50
-# 3-4 MiB, merged from about the 5th step on: while the steps before run,
-# its writes are in flight on the COW device (tracked) when the first step
-# on it starts; then they wait for that step.  Four writers (each its own
-# blocks, a counter in every block) write until both happened (debugfs
-# counters); each block's last content is checked during and after the
-# merge.
+reload_cow 0 500
+# 3-4 MiB, merged from about the 5th step on, by one or two steps (where
+# the store's areas fall).  32 writers (each its own 8 blocks, a counter in
+# every block) keep 32 writes in flight there, each 500 ms on the COW device
+# (tracked).  A step is one area of the store (256 chunks): one of the steps
+# on the region overlaps it by 128 chunks or more, finds some of the writes
+# in flight (it misses all 32 with a chance of (1/2)^32) and waits; the
+# writes that come while it reads wait for it.  They write until both
+# happened (debugfs counters); each block's last content is checked during
+# and after the merge.
 rm -f /scratch/race-stop /scratch/race-started
 trap 'touch /scratch/race-stop' EXIT	# a failure below must stop the writers
 python3 - /dev/mapper/lv $((3 << 20)) /scratch/race-stop /scratch/race-expected <<'PY' &
@@ -168,7 +171,7 @@ last = {}
 def writer(t):
     buf = mmap.mmap(-1, 4096)
     rnd, seq = random.Random(t), 0
-    mine = [b for b in range(blocks) if b % 4 == t]
+    mine = [b for b in range(blocks) if b % 32 == t]
     while not os.path.exists(stop):
         b = rnd.choice(mine)
         seq += 1
@@ -176,9 +179,9 @@ def writer(t):
         buf[:] = data
         os.pwritev(fd, [buf], base + b * 4096)
         last[b] = data
-        if seq == 20 and t == 0:
+        if seq == 2 and t == 0:
             open(stop.replace("stop", "started"), "w").close()
-threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
+threads = [threading.Thread(target=writer, args=(t,)) for t in range(32)]
 for th in threads: th.start()
 for th in threads: th.join()
 rd = mmap.mmap(-1, 4096)
@@ -196,13 +199,14 @@ wait_for 60 test -e /scratch/race-started
 echo "$cowdev rbps=524288" > /sys/fs/cgroup/m/io.max
 raced() {
 	kill -0 $racer 2>/dev/null || fail "the writer during the merge ended early"
-	merged lv && fail "the merge ended before a write waited for a step and a step for a write"
+	merged lv && fail "the merge ended before a write waited for a step and a step for a write: $(dm_info lv); steps $(mstat merge_steps), queued writes $(mstat queued_writes), steps that waited $(mstat waited_steps)"
 	[ "$(mstat waited_steps)" -gt 0 ] && [ "$(mstat queued_writes)" -gt 0 ]
 }
 wait_for 180 raced
 touch /scratch/race-stop
 wait $racer || fail "the writes made during the merge did not read back"
 trap - EXIT
+reload_cow 0 50
 merged lv && fail "merge done before the writes during it ended: nothing tested"
 log "writes done during the merge: $(dm_info lv); steps $(mstat merge_steps) for $(mstat merged_chunks) chunks, queued writes $(mstat queued_writes), steps that waited $(mstat waited_steps)"
 [ "$(tailsum /dev/mapper/lv)" = "$expected_tail" ] || fail "lv's second half during the merge is not the snapshot's"
