@@ -35,9 +35,11 @@ static unsigned int chunk_bytes(struct cgsnap *s)
  * @s: the snapshot
  * @bdev: device to address
  * @sector: first sector on @bdev
- * @buf: chunk-sized buffer (kmalloc or vmalloc memory)
- * @sectors: sectors of @buf to transfer, at most its size (a chunk; a
- *	merge's buffer)
+ * @buf: where the data starts: a chunk buffer, or a place inside a merge's
+ *	buffer (kmalloc or vmalloc memory)
+ * @sectors: sectors to transfer from @buf on; they end inside the buffer,
+ *	which starts on a page and is at most 1 MiB: at most BIO_MAX_VECS
+ *	pages
  * @opf: operation and flags
  * @gfp: allocation flags; with a blocking @gfp it does not fail
  *
@@ -55,8 +57,10 @@ struct bio *cgsnap_buf_bio(struct cgsnap *s, struct block_device *bdev,
 	unsigned int len = sectors << SECTOR_SHIFT, off, n;
 	struct bio *bio;
 
-	bio = compat_bio_alloc(bdev, DIV_ROUND_UP(len, PAGE_SIZE), opf, gfp,
-			       &s->bs);
+	/* the pages it spans: a merge's run may start inside one */
+	bio = compat_bio_alloc(bdev,
+			       DIV_ROUND_UP(offset_in_page(buf) + len, PAGE_SIZE),
+			       opf, gfp, &s->bs);
 	if (!bio)
 		return NULL;
 	bio->bi_iter.bi_sector = sector;

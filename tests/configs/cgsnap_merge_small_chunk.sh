@@ -5,7 +5,10 @@
 # starts inside a page of the merge's buffer and spans one page more than
 # its length; it is read and written in one bio each, the merge completes,
 # and the origin reads as the snapshot did.  (The bio had room for the
-# pages of the run's length only: "merge failed (-12)" on every retry.)
+# pages of the run's length only: "merge failed (-12)" on every retry when
+# the 1 MiB buffer is vmalloc()ed, which kvmalloc() falls back to when
+# memory is fragmented.  A fresh guest's buffer is physically contiguous,
+# its pages merge into one bvec, and this test passed before the fix too.)
 # timeout: 300
 # tier: edges
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
