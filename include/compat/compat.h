@@ -404,11 +404,13 @@ static inline void kiocb_end_write(struct kiocb *iocb)
 #define compat_bdev_nr_sectors(bdev)	(i_size_read((bdev)->bd_inode) >> SECTOR_SHIFT)
 #endif
 
-/* Open mode "read only" for dm_get_device(). */
+/* Open modes of dm_get_device() and dm_table_get_mode(). */
 #ifdef COMPAT_HAS_BLK_OPEN_READ
 #define COMPAT_OPEN_READ	BLK_OPEN_READ
+#define COMPAT_OPEN_WRITE	BLK_OPEN_WRITE
 #else
 #define COMPAT_OPEN_READ	FMODE_READ
+#define COMPAT_OPEN_WRITE	FMODE_WRITE
 #endif
 
 /* dm targets that take REQ_NOWAIT bios (5.12+, backported to Debian 5.10). */

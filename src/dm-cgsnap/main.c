@@ -643,6 +643,11 @@ int cgsnap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
+	if (merge && !(dm_table_get_mode(ti->table) & COMPAT_OPEN_WRITE)) {
+		ti->error = "A merge writes its origin: the table cannot be read-only";
+		ret = -EINVAL;
+		goto bad;
+	}
 	/*
 	 * The COW device first: getting a device the table holds already
 	 * with more access replaces its struct dm_dev (5.10), which would

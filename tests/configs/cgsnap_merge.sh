@@ -9,8 +9,8 @@
 #     cgroup's io.stat shows the merge's COW reads and origin writes, and
 #     the limit held it back (it took at least half the time the limit
 #     allows); the kernel says "merge complete".
-#  2. Writes during a merge (four writers, into a run of 8 MiB merged in
-#     1 MiB steps held back by io.max; COW writes 50 ms): some wait for the
+#  2. Writes during a merge (32 writers, into a run of 8 MiB merged in
+#     1 MiB steps held back by io.max; COW writes 500 ms): some wait for the
 #     step of their chunk, some steps wait for COW writes in flight
 #     (debugfs counters); each block reads its last write during and after
 #     the merge; a reload with cgsnap-origin mid-merge is refused; a
@@ -21,7 +21,8 @@
 #  3. A merge removed part-way (the device removed mid-merge) is finished
 #     by the in-tree snapshot-merge, and one the in-tree snapshot-merge left
 #     part-way is finished by cgsnap-merge: the same origin both ways.
-#  4. Bad tables, refused with a kernel line: a transient store, a blank COW
+#  4. Bad tables, refused with a kernel line: a read-only table, a
+#     transient store, a blank COW
 #     device, a store with no exceptions, an invalid store, a COW device a
 #     live snapshot holds, an origin with another cgsnap snapshot or
 #     written through a cgsnap-origin of another device, a second
@@ -313,6 +314,8 @@ dmsetup create snap7 --table "0 $sectors cgsnap /dev/mapper/real /dev/ram3 P 8"
 dmsetup remove snap6
 refuse 'no exceptions to merge' "$(merge_table /dev/ram2)"
 dd if=/dev/urandom of=/dev/mapper/snap7 bs=4k count=4 oflag=direct status=none
+expect_refused 'the table cannot be read-only' dmsetup create --readonly bad --table "$(merge_table /dev/ram3)"
+! dmsetup info bad >/dev/null 2>&1 || fail "a refused table left device 'bad' behind"
 dmsetup suspend lv
 dmsetup remove snap7
 # another snapshot of the origin
