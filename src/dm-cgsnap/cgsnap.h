@@ -276,17 +276,32 @@ struct cgsnap_merge {
 	struct work_struct work;
 	void *buf;			/* const: CGSNAP_MERGE_BYTES */
 	unsigned int max_chunks;	/* const: per step */
+	/*
+	 * Entries a step reads at most: halved after a step that could keep
+	 * less than half (the others written meanwhile), doubled after one
+	 * that kept all; the work.
+	 */
+	unsigned int step_max;
 	struct cgsnap_merge_ent *ents;	/* the step's, the last entry first; the work */
 	cgsnap_chunk_t *step_chunks;	/* their origin chunks, sorted; s->lock */
+	/* bit i: step_chunks[i] was written while the step read; s->lock */
+	unsigned long *dirty;
 	bool running;			/* resumed, not stopping; s->lock */
 	bool done;			/* nothing left; s->lock */
 	bool failed;			/* an I/O error stopped it; s->lock */
 	unsigned int nr;		/* chunks in step_chunks (0: no step); s->lock */
+	/*
+	 * The step reads its chunks and writes to them go on to the COW
+	 * device (marked dirty); else writes to its chunks wait (queued).
+	 * s->lock.
+	 */
+	bool reading;
 	struct bio_list queued;		/* writes to them; s->lock */
 	wait_queue_head_t drain;	/* a tracked COW write ended, or a stop */
 	/* statistics since the load (debugfs) */
 	atomic64_t merged;		/* chunks copied back and committed */
 	atomic64_t steps, nr_queued, waited, abandoned;
+	atomic64_t nr_dirty;		/* writes that left a chunk to a later step */
 };
 
 /*

@@ -16,23 +16,36 @@
  * leaves a store that the next cgsnap-merge or snapshot-merge (or the other
  * way round) finishes to the same origin.  Where snapshot-merge takes the
  * run of consecutive chunks at the end (one chunk for scattered writes), a
- * step takes the last 1 MiB of entries of the area, copied back at once, a
- * bio per run, and committed in one area write.
+ * step reads the last 1 MiB of entries of the area at once, a bio per run,
+ * and copies back and commits in one area write those of them no write
+ * came to meanwhile (below); after a step that could keep less than half,
+ * the next reads half as many (m->step_max), after one that kept all,
+ * twice as many.
  *
  * The merge I/O (COW reads, origin writes, metadata) is issued by the
  * target's own merge work, associated with the cgroup of the task that
  * resumed the table: that cgroup's io.stat shows it, its io.max limits it.
  *
- * A step: the writes to its chunks that arrive wait on m->queued (never in
- * the map function); the writes to them already on the COW device are
- * tracked (cgsnap_track_chunk()) and the step waits for them to end before
- * it reads the chunks; after the commit the chunks leave the exception
- * table and the writes that waited are mapped again, now to the origin.
+ * A step holds writes only while it writes its chunks back and commits:
+ * it reads them with writes to them still going to the COW device, each
+ * marking its chunk dirty (as one in flight at the step's start does:
+ * writes to the COW device are tracked, cgsnap_track_chunk()).  After the
+ * reads it keeps the entries from the end of the area up to the first
+ * dirty one, whose data it has as they are; writes to those wait on
+ * m->queued (never in the map function) while it writes them back to the
+ * origin and commits; then they leave the exception table and the writes
+ * that waited are mapped again, now to the origin.  A dirty chunk is left
+ * to a later step.  When the last entry itself is dirty, the step takes it
+ * alone: holds its writes, waits for those in flight, reads it again.  So
+ * a write of another cgroup waits for a merge throttled by its resumer's
+ * io.max only for the origin write and commit of its chunk's step, not for
+ * the step's reads.
  *
  * The origin is held for the merge (origin.c): refused while it has other
  * cgsnap snapshots; no snapshot of it, and no cgsnap-origin of it on
  * another device, until the merge target goes.
  */
+#include <linux/bitmap.h>
 #include <linux/blkdev.h>
 #include <linux/bsearch.h>
 #include <linux/sizes.h>
@@ -53,17 +66,24 @@ static int cmp_chunk(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Under s->lock. */
-static bool in_step(struct cgsnap_merge *m, cgsnap_chunk_t chunk)
+/* The index of @chunk in the step under way, or -1.  Under s->lock. */
+static int step_index(struct cgsnap_merge *m, cgsnap_chunk_t chunk)
 {
-	return m->nr && bsearch(&chunk, m->step_chunks, m->nr,
-				sizeof(*m->step_chunks), cmp_chunk);
+	cgsnap_chunk_t *p;
+
+	if (!m->nr)
+		return -1;
+	p = bsearch(&chunk, m->step_chunks, m->nr, sizeof(*m->step_chunks),
+		    cmp_chunk);
+	return p ? p - m->step_chunks : -1;
 }
 
 /*
  * Maps one bio of the merge target (not a flush), its device the origin
  * already: REMAPPED or SUBMITTED (queued for the step of its chunk), or
- * REQUEUE for a REQ_NOWAIT bio that would wait.
+ * REQUEUE for a REQ_NOWAIT bio that would wait.  A write to a chunk the
+ * step under way reads goes on to the COW device and leaves the chunk to
+ * a later step.
  */
 static int __merge_map(struct cgsnap *s, struct bio *bio)
 {
@@ -72,7 +92,7 @@ static int __merge_map(struct cgsnap *s, struct bio *bio)
 	cgsnap_chunk_t chunk = cgsnap_sector_to_chunk(s, offset), new = 0;
 	struct cgsnap_exception *e;
 	bool to_cow = false;
-	int r = DM_MAPIO_REMAPPED;
+	int r = DM_MAPIO_REMAPPED, i;
 
 	spin_lock(&s->lock);
 	if (!s->valid)
@@ -80,7 +100,11 @@ static int __merge_map(struct cgsnap *s, struct bio *bio)
 	e = cgsnap_lookup(s, chunk);
 	if (!e)
 		goto out_unlock;		/* merged, or never copied */
-	if (bio_data_dir(bio) == WRITE && in_step(m, chunk)) {
+	i = bio_data_dir(bio) == WRITE ? step_index(m, chunk) : -1;
+	if (i >= 0 && m->reading) {
+		if (!__test_and_set_bit(i, m->dirty))
+			atomic64_inc(&m->nr_dirty);
+	} else if (i >= 0) {
 		if (bio->bi_opf & REQ_NOWAIT) {
 			r = DM_MAPIO_REQUEUE;
 			goto out_unlock;
@@ -150,16 +174,15 @@ static int merge_end_io(struct dm_target *ti, struct bio *bio,
 	return DM_ENDIO_DONE;
 }
 
-static bool step_tracked(struct cgsnap_merge *m, unsigned int n)
+/* Is a write to the step's last entry in flight on the COW device? */
+static bool last_tracked(struct cgsnap_merge *m)
 {
 	struct cgsnap *s = m->s;
 	unsigned long flags;
-	bool busy = false;
-	unsigned int i;
+	bool busy;
 
 	spin_lock_irqsave(&s->track_lock, flags);
-	for (i = 0; i < n && !busy; i++)
-		busy = cgsnap_chunk_is_tracked(s, m->ents[i].old);
+	busy = cgsnap_chunk_is_tracked(s, m->ents[0].old);
 	spin_unlock_irqrestore(&s->track_lock, flags);
 	return busy;
 }
@@ -193,10 +216,10 @@ static void batch_end_io(struct bio *bio)
 }
 
 /*
- * The reads (@write false) or the origin writes of a step's @n entries, a
- * bio per run of chunks consecutive on both devices, all in flight at
- * once, charged to the resumer; entry i's chunk is slot n - 1 - i of the
- * buffer, so that a run is contiguous in it.  The COW chunks are read
+ * The reads (@write false) or the origin writes of the first @count of a
+ * step's @n entries, a bio per run of chunks consecutive on both devices,
+ * all in flight at once, charged to the resumer; entry i's chunk is slot
+ * n - 1 - i of the buffer, so that a run is contiguous in it.  The COW chunks are read
  * whole (a 4Kn COW device takes no shorter read); the last chunk of an
  * origin whose size is not a multiple of the chunk size is written only up
  * to the origin's end, as snapshot-merge.  The writes are FUA: on the
@@ -205,7 +228,8 @@ static void batch_end_io(struct bio *bio)
  * flight).  Return: 0 or a negative errno (an exception past the origin's
  * end: -EIO, as a copy of one fails).
  */
-static int batch_io(struct cgsnap_merge *m, unsigned int n, bool write)
+static int batch_io(struct cgsnap_merge *m, unsigned int n,
+		    unsigned int count, bool write)
 {
 	struct cgsnap *s = m->s;
 	sector_t end = compat_bdev_nr_sectors(s->origin->bdev);
@@ -216,7 +240,7 @@ static int batch_io(struct cgsnap_merge *m, unsigned int n, bool write)
 	atomic_set(&b.pending, 1);
 	b.status = BLK_STS_OK;
 	init_completion(&b.done);
-	for (i = n - 1; i >= 0; i = j - 1) {
+	for (i = count - 1; i >= 0; i = j - 1) {
 		const struct cgsnap_merge_ent *lo = &m->ents[i];
 		sector_t dst = cgsnap_chunk_to_sector(s, lo->old);
 		sector_t sectors;
@@ -255,37 +279,26 @@ static int batch_io(struct cgsnap_merge *m, unsigned int n, bool write)
 	if (!atomic_dec_and_test(&b.pending))
 		wait_for_completion(&b.done);
 	if (!write)
-		cgsnap_buf_read_done(m->buf, n << s->chunk_shift);
+		cgsnap_buf_read_done(m->buf + (n - count) * chunk,
+				     count << s->chunk_shift);
 	return ret ?: blk_status_to_errno(READ_ONCE(b.status));
 }
 
 /*
- * One step (see the top of this file); the writes that waited for it go
- * to @release.  A stop (suspend, remove) that comes while the step waits
- * or reads abandons it before its origin writes: nothing changed, the next
- * resume does it again.  Return: 1 (more to do), 0 (nothing left), -EAGAIN
- * (abandoned) or a negative errno.
+ * The step's chunks, from its @n entries (the last entry of the area
+ * first), none dirty but those a write to the COW device is in flight on.
+ * An entry the table maps elsewhere is an entry of a chunk the store has
+ * twice, which neither dm-snapshot nor cgsnap writes: the step ends before
+ * it, and the merge stops there rather than guess which copy is the
+ * snapshot's.  Under s->lock.  Return: the step's entries.
  */
-static int merge_step(struct cgsnap_merge *m, struct bio_list *release)
+static unsigned int step_begin(struct cgsnap_merge *m, unsigned int n)
 {
 	struct cgsnap *s = m->s;
 	struct cgsnap_exception *e;
-	unsigned int n, k, i;
-	int ret;
+	unsigned long flags;
+	unsigned int k;
 
-	ret = cgsnap_store_prepare_merge(s, m->ents, m->max_chunks);
-	if (ret <= 0)
-		return ret;
-	n = ret;
-
-	spin_lock(&s->lock);
-	/*
-	 * The entries the table maps so, from the end.  One it maps
-	 * elsewhere is an entry of a chunk the store has twice, which
-	 * neither dm-snapshot nor cgsnap writes: the step ends before it,
-	 * and the merge stops there rather than guess which copy is the
-	 * snapshot's.
-	 */
 	for (k = 0; k < n; k++) {
 		e = cgsnap_lookup(s, m->ents[k].old);
 		if (!e || e->new != m->ents[k].new)
@@ -294,38 +307,106 @@ static int merge_step(struct cgsnap_merge *m, struct bio_list *release)
 	}
 	n = k;
 	sort(m->step_chunks, n, sizeof(*m->step_chunks), cmp_chunk, NULL);
+	bitmap_zero(m->dirty, n);
+	spin_lock_irqsave(&s->track_lock, flags);
+	for (k = 0; k < n; k++)
+		if (cgsnap_chunk_is_tracked(s, m->step_chunks[k]))
+			__set_bit(k, m->dirty);
+	spin_unlock_irqrestore(&s->track_lock, flags);
 	m->nr = n;
+	m->reading = n > 0;
+	return n;
+}
+
+/*
+ * After the step's reads: keeps the entries from the first up to the
+ * first dirty one (at least the first), whose writes wait from now on.
+ * Under s->lock.  Return: how many it kept.
+ */
+static unsigned int step_hold(struct cgsnap_merge *m, unsigned int n)
+{
+	unsigned int c;
+
+	for (c = 0; c < n; c++)
+		if (test_bit(step_index(m, m->ents[c].old), m->dirty))
+			break;
+	c = max(c, 1U);
+	for (n = 0; n < c; n++)
+		m->step_chunks[n] = m->ents[n].old;
+	sort(m->step_chunks, c, sizeof(*m->step_chunks), cmp_chunk, NULL);
+	m->nr = c;
+	m->reading = false;
+	return c;
+}
+
+/*
+ * One step (see the top of this file); the writes that waited for it go
+ * to @release.  A stop (suspend, remove) that comes while the step reads
+ * or waits abandons it before its origin writes, one that comes while it
+ * writes them before its commit: nothing changed, the next resume does it
+ * again.  Return: 1 (more to do), 0 (nothing left), -EAGAIN (abandoned)
+ * or a negative errno.
+ */
+static int merge_step(struct cgsnap_merge *m, struct bio_list *release)
+{
+	struct cgsnap *s = m->s;
+	unsigned int n, c, i;
+	bool last_dirty;
+	int ret;
+
+	ret = cgsnap_store_prepare_merge(s, m->ents, m->step_max);
+	if (ret <= 0)
+		return ret;
+
+	spin_lock(&s->lock);
+	n = step_begin(m, ret);
 	spin_unlock(&s->lock);
 	if (!n)
 		return -EUCLEAN;
-
 	atomic64_inc(&m->steps);
-	if (step_tracked(m, n)) {
-		atomic64_inc(&m->waited);
-		wait_event(m->drain, !step_tracked(m, n) || !merge_should_run(m));
+
+	ret = merge_should_run(m) ? batch_io(m, n, n, false) : -EAGAIN;
+	if (!ret && !merge_should_run(m))
+		ret = -EAGAIN;
+	if (!ret) {
+		spin_lock(&s->lock);
+		last_dirty = test_bit(step_index(m, m->ents[0].old), m->dirty);
+		c = step_hold(m, n);
+		spin_unlock(&s->lock);
+		/* written since it was read: held now, read again */
+		if (last_dirty) {
+			atomic64_inc(&m->waited);
+			wait_event(m->drain, !last_tracked(m) || !merge_should_run(m));
+			ret = merge_should_run(m) ? batch_io(m, n, 1, false) : -EAGAIN;
+		}
 	}
-	ret = merge_should_run(m) ? batch_io(m, n, false) : -EAGAIN;
 	if (!ret && !merge_should_run(m))
 		ret = -EAGAIN;
 	if (!ret)
-		ret = batch_io(m, n, true);
+		ret = batch_io(m, n, c, true);
 	/* written back but not committed: the next resume does it again */
 	if (!ret && !merge_should_run(m))
 		ret = -EAGAIN;
 	if (!ret)
-		ret = cgsnap_store_commit_merge(s, m->ents, n);
+		ret = cgsnap_store_commit_merge(s, m->ents, c);
 
 	spin_lock(&s->lock);
 	if (!ret)
-		for (i = 0; i < n; i++)
+		for (i = 0; i < c; i++)
 			cgsnap_remove_exception(s, m->ents[i].old, m->ents[i].new);
 	m->nr = 0;
+	m->reading = false;
 	bio_list_merge(release, &m->queued);
 	bio_list_init(&m->queued);
 	spin_unlock(&s->lock);
 	if (ret)
 		return ret;
-	atomic64_add(n, &m->merged);
+	atomic64_add(c, &m->merged);
+	/* chunks written as they merge: read fewer at a time */
+	if (c == n)
+		m->step_max = min(m->step_max * 2, m->max_chunks);
+	else if (c < n / 2)
+		m->step_max = max(m->step_max / 2, 1U);
 	return 1;
 }
 
@@ -458,12 +539,14 @@ int cgsnap_merge_init(struct cgsnap *s, char **error)
 		return -EINVAL;
 	}
 	m->max_chunks = max(CGSNAP_MERGE_BYTES / chunk, 1U);
+	m->step_max = m->max_chunks;
 	m->buf = kvmalloc(m->max_chunks * chunk, GFP_KERNEL);
 	m->ents = kvmalloc_array(m->max_chunks, sizeof(*m->ents), GFP_KERNEL);
 	m->step_chunks = kvmalloc_array(m->max_chunks, sizeof(*m->step_chunks),
 					GFP_KERNEL);
+	m->dirty = bitmap_zalloc(m->max_chunks, GFP_KERNEL);
 	m->wq = alloc_ordered_workqueue("cgsnap-merge", WQ_MEM_RECLAIM);
-	if (!m->buf || !m->ents || !m->step_chunks || !m->wq) {
+	if (!m->buf || !m->ents || !m->step_chunks || !m->dirty || !m->wq) {
 		*error = "Cannot allocate the merge buffer and workqueue";
 		return -ENOMEM;
 	}
@@ -502,6 +585,7 @@ void cgsnap_merge_free(struct cgsnap *s)
 	kvfree(m->buf);
 	kvfree(m->ents);
 	kvfree(m->step_chunks);
+	bitmap_free(m->dirty);
 	cgblk_charge_put(&m->charge);
 	cgsnap_origin_release_merge(m);
 }

@@ -108,10 +108,11 @@ void cgsnap_stats_show(struct seq_file *m, struct cgsnap *s)
 		state = mg->done ? "done" : mg->failed ? "failed" :
 			mg->running ? "running" : "stopped";
 		spin_unlock(&s->lock);
-		seq_printf(m, "merge %s\nmerged_chunks %lld\nmerge_steps %lld\nqueued_writes %lld\nwaited_steps %lld\nabandoned_steps %lld\n",
+		seq_printf(m, "merge %s\nmerged_chunks %lld\nmerge_steps %lld\nqueued_writes %lld\ndirtied_chunks %lld\nwaited_steps %lld\nabandoned_steps %lld\n",
 			   state, (long long)atomic64_read(&mg->merged),
 			   (long long)atomic64_read(&mg->steps),
 			   (long long)atomic64_read(&mg->nr_queued),
+			   (long long)atomic64_read(&mg->nr_dirty),
 			   (long long)atomic64_read(&mg->waited),
 			   (long long)atomic64_read(&mg->abandoned));
 	}
