@@ -10,9 +10,11 @@
 #     the limit held it back (it took at least half the time the limit
 #     allows); the kernel says "merge complete".
 #  2. Writes during a merge (32 writers, into a run of 8 MiB merged in
-#     1 MiB steps held back by io.max; COW writes 500 ms): some wait for the
-#     step of their chunk, some steps wait for COW writes in flight
-#     (debugfs counters); each block reads its last write during and after
+#     1 MiB steps held back by io.max; COW writes 500 ms): some come while
+#     a step reads their chunk and leave it to a later step, some wait for
+#     the origin write and commit of their chunk, some steps find their
+#     last entry written and wait for those writes (debugfs counters);
+#     each block reads its last write during and after
 #     the merge; a reload with cgsnap-origin mid-merge is refused; a
 #     suspend mid-merge abandons a step; a failing COW device makes it
 #     "Merge failed" with a kernel line, a resume retries it; the other
@@ -152,15 +154,14 @@ expected_tail=$(tailsum /dev/mapper/snap2)
 echo "$cowdev rbps=4096" > /sys/fs/cgroup/m/io.max
 to_merge snap2 /dev/mapper/cow m
 reload_cow 0 500
-# 3-4 MiB, merged from about the 5th step on, by one or two steps (where
-# the store's areas fall).  32 writers (each its own 8 blocks, a counter in
-# every block) keep 32 writes in flight there, each 500 ms on the COW device
-# (tracked).  A step is one area of the store (256 chunks): one of the steps
-# on the region overlaps it by 128 chunks or more, finds some of the writes
-# in flight (it misses all 32 with a chance of (1/2)^32) and waits; the
-# writes that come while it reads wait for it.  They write until both
-# happened (debugfs counters); each block's last content is checked during
-# and after the merge.
+# 3-4 MiB, merged from about the 5th step on.  32 writers (each its own 8
+# blocks, a counter in every block) keep 32 writes in flight there, each
+# 500 ms on the COW device: a step on the region finds some of its chunks
+# written while it reads (dirtied), keeps the entries up to the first of
+# those, and holds their writes for its commit (500 ms: queued); a step
+# whose last entry is dirty waits for its writes (waited).  They write
+# until all three happened (debugfs counters); each block's last content
+# is checked during and after the merge.
 rm -f /scratch/race-stop /scratch/race-started
 trap 'touch /scratch/race-stop' EXIT	# a failure below must stop the writers
 python3 - /dev/mapper/lv $((3 << 20)) /scratch/race-stop /scratch/race-expected <<'PY' &
@@ -200,8 +201,9 @@ wait_for 60 test -e /scratch/race-started
 echo "$cowdev rbps=524288" > /sys/fs/cgroup/m/io.max
 raced() {
 	kill -0 $racer 2>/dev/null || fail "the writer during the merge ended early"
-	merged lv && fail "the merge ended before a write waited for a step and a step for a write: $(dm_info lv); steps $(mstat merge_steps), queued writes $(mstat queued_writes), steps that waited $(mstat waited_steps)"
-	[ "$(mstat waited_steps)" -gt 0 ] && [ "$(mstat queued_writes)" -gt 0 ]
+	merged lv && fail "the merge ended before the writes raced it: $(dm_info lv); steps $(mstat merge_steps), dirtied chunks $(mstat dirtied_chunks), queued writes $(mstat queued_writes), steps that waited $(mstat waited_steps)"
+	[ "$(mstat dirtied_chunks)" -gt 0 ] && [ "$(mstat waited_steps)" -gt 0 ] &&
+		[ "$(mstat queued_writes)" -gt 0 ]
 }
 wait_for 180 raced
 touch /scratch/race-stop
@@ -209,7 +211,7 @@ wait $racer || fail "the writes made during the merge did not read back"
 trap - EXIT
 reload_cow 0 50
 merged lv && fail "merge done before the writes during it ended: nothing tested"
-log "writes done during the merge: $(dm_info lv); steps $(mstat merge_steps) for $(mstat merged_chunks) chunks, queued writes $(mstat queued_writes), steps that waited $(mstat waited_steps)"
+log "writes done during the merge: $(dm_info lv); steps $(mstat merge_steps) for $(mstat merged_chunks) chunks, dirtied chunks $(mstat dirtied_chunks), queued writes $(mstat queued_writes), steps that waited $(mstat waited_steps)"
 [ "$(tailsum /dev/mapper/lv)" = "$expected_tail" ] || fail "lv's second half during the merge is not the snapshot's"
 expect_refused 'merge into this origin is not done' dmsetup reload lv --table "$(origin_table)"
 # suspends mid-merge abandon the step they find reading (it is done again)
