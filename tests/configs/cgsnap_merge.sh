@@ -209,7 +209,9 @@ wait_for 180 raced
 touch /scratch/race-stop
 wait $racer || fail "the writes made during the merge did not read back"
 trap - EXIT
-reload_cow 0 50
+# COW reads 3 s from here: the rest (7 MiB or more, a step each MiB) lasts
+# through the suspends and the failure below
+reload_cow 3000 50
 merged lv && fail "merge done before the writes during it ended: nothing tested"
 log "writes done during the merge: $(dm_info lv); steps $(mstat merge_steps) for $(mstat merged_chunks) chunks, dirtied chunks $(mstat dirtied_chunks), queued writes $(mstat queued_writes), steps that waited $(mstat waited_steps)"
 [ "$(tailsum /dev/mapper/lv)" = "$expected_tail" ] || fail "lv's second half during the merge is not the snapshot's"
@@ -225,6 +227,7 @@ until [ "$(mstat abandoned_steps)" -gt 0 ]; do
 done
 log "after $i suspends: $(dm_info lv); steps abandoned $(mstat abandoned_steps)"
 # an I/O error stops the merge ("Merge failed"); a resume retries it
+merged lv && fail "merge done before its COW device failed: nothing tested"
 mark=$(dmesg_mark)
 dmsetup reload cow --table "0 131072 error"
 dmsetup resume cow
