@@ -282,6 +282,7 @@ struct cgsnap_merge {
 	 * that kept all; the work.
 	 */
 	unsigned int step_max;
+	unsigned int contended;		/* steps in a row that kept nothing; the work */
 	struct cgsnap_merge_ent *ents;	/* the step's, the last entry first; the work */
 	cgsnap_chunk_t *step_chunks;	/* their origin chunks, sorted; s->lock */
 	/* bit i: step_chunks[i] was written while the step read; s->lock */
@@ -291,8 +292,8 @@ struct cgsnap_merge {
 	bool failed;			/* an I/O error stopped it; s->lock */
 	unsigned int nr;		/* chunks in step_chunks (0: no step); s->lock */
 	/*
-	 * The step reads its chunks and writes to them go on to the COW
-	 * device (marked dirty); else writes to its chunks wait (queued).
+	 * Until the step holds its chunks for its commit, writes to them
+	 * go on to the COW device, marked dirty; then they wait (queued).
 	 * s->lock.
 	 */
 	bool reading;

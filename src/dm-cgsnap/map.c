@@ -127,7 +127,8 @@ void cgsnap_track_chunk(struct cgsnap *s, struct bio *bio, cgsnap_chunk_t chunk)
 }
 
 /**
- * cgsnap_chunk_is_tracked - is a read of the chunk in flight on the origin
+ * cgsnap_chunk_is_tracked - is a tracked bio of the chunk in flight (a
+ *	snapshot's read on the origin, a merge's write on the COW device)
  * @s: the snapshot
  * @chunk: origin chunk
  *

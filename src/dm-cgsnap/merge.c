@@ -17,29 +17,30 @@
  * way round) finishes to the same origin.  Where snapshot-merge takes the
  * run of consecutive chunks at the end (one chunk for scattered writes), a
  * step reads the last 1 MiB of entries of the area at once, a bio per run,
- * and copies back and commits in one area write those of them no write
+ * copies them back, and commits in one area write those of them no write
  * came to meanwhile (below); after a step that could keep less than half,
- * the next reads half as many (m->step_max), after one that kept all,
- * twice as many.
+ * or that took longer than CGSNAP_MERGE_STEP_SECS, the next reads half as
+ * many (m->step_max), after one that kept all, twice as many.
  *
  * The merge I/O (COW reads, origin writes, metadata) is issued by the
  * target's own merge work, associated with the cgroup of the task that
  * resumed the table: that cgroup's io.stat shows it, its io.max limits it.
  *
- * A step holds writes only while it writes its chunks back and commits:
- * it reads them with writes to them still going to the COW device, each
- * marking its chunk dirty (as one in flight at the step's start does:
- * writes to the COW device are tracked, cgsnap_track_chunk()).  After the
- * reads it keeps the entries from the end of the area up to the first
- * dirty one, whose data it has as they are; writes to those wait on
- * m->queued (never in the map function) while it writes them back to the
- * origin and commits; then they leave the exception table and the writes
- * that waited are mapped again, now to the origin.  A dirty chunk is left
- * to a later step.  When the last entry itself is dirty, the step takes it
- * alone: holds its writes, waits for those in flight, reads it again.  So
- * a write of another cgroup waits for a merge throttled by its resumer's
- * io.max only for the origin write and commit of its chunk's step, not for
- * the step's reads.
+ * A step holds writes only while it commits: it reads its chunks and
+ * writes them back to the origin with writes to them still going to the
+ * COW device, each marking its chunk dirty (as one in flight at the step's
+ * start does: writes to the COW device are tracked, cgsnap_track_chunk()).
+ * Then it keeps the entries from the end of the area up to the first dirty
+ * one, whose data the origin now has as they are; writes to those wait on
+ * m->queued (never in the map function) while it commits; then they leave
+ * the exception table and the writes that waited are mapped again, now to
+ * the origin.  A dirty chunk stays an exception (its origin copy is not
+ * read while it is one) and is left to a later step.  After
+ * CGSNAP_MERGE_TRIES steps in a row whose last entry was dirty, a step
+ * holds that entry alone: waits for the writes to it in flight, reads it
+ * again, writes it back and commits.  So a write of another cgroup waits
+ * for a merge throttled by its resumer's io.max only for one metadata
+ * write.
  *
  * The origin is held for the merge (origin.c): refused while it has other
  * cgsnap snapshots; no snapshot of it, and no cgsnap-origin of it on
@@ -57,6 +58,10 @@
 
 /* Bytes one step copies at most (one bio each way). */
 #define CGSNAP_MERGE_BYTES	SZ_1M
+/* A step that takes longer makes the next one smaller. */
+#define CGSNAP_MERGE_STEP_SECS	2
+/* Steps that kept nothing before one holds its last entry alone. */
+#define CGSNAP_MERGE_TRIES	3
 
 static int cmp_chunk(const void *a, const void *b)
 {
@@ -276,8 +281,10 @@ static int batch_io(struct cgsnap_merge *m, unsigned int n,
 		atomic_inc(&b.pending);
 		submit_bio(bio);
 	}
+	/* in steps of 10 s: a read at a tight io.max is no hung task */
 	if (!atomic_dec_and_test(&b.pending))
-		wait_for_completion(&b.done);
+		while (!wait_for_completion_io_timeout(&b.done, 10 * HZ))
+			;
 	if (!write)
 		cgsnap_buf_read_done(m->buf + (n - count) * chunk,
 				     count << s->chunk_shift);
@@ -318,40 +325,45 @@ static unsigned int step_begin(struct cgsnap_merge *m, unsigned int n)
 	return n;
 }
 
-/*
- * After the step's reads: keeps the entries from the first up to the
- * first dirty one (at least the first), whose writes wait from now on.
- * Under s->lock.  Return: how many it kept.
- */
-static unsigned int step_hold(struct cgsnap_merge *m, unsigned int n)
+/* The step's entries from the first up to the first dirty one.  Under s->lock. */
+static unsigned int step_clean(struct cgsnap_merge *m, unsigned int n)
 {
 	unsigned int c;
 
 	for (c = 0; c < n; c++)
 		if (test_bit(step_index(m, m->ents[c].old), m->dirty))
 			break;
-	c = max(c, 1U);
-	for (n = 0; n < c; n++)
-		m->step_chunks[n] = m->ents[n].old;
-	sort(m->step_chunks, c, sizeof(*m->step_chunks), cmp_chunk, NULL);
-	m->nr = c;
-	m->reading = false;
 	return c;
 }
 
 /*
+ * The writes to the step's first @c entries wait from now on, and no other
+ * chunk is the step's.  Under s->lock.
+ */
+static void step_hold(struct cgsnap_merge *m, unsigned int c)
+{
+	unsigned int i;
+
+	for (i = 0; i < c; i++)
+		m->step_chunks[i] = m->ents[i].old;
+	sort(m->step_chunks, c, sizeof(*m->step_chunks), cmp_chunk, NULL);
+	m->nr = c;
+	m->reading = false;
+}
+
+/*
  * One step (see the top of this file); the writes that waited for it go
- * to @release.  A stop (suspend, remove) that comes while the step reads
- * or waits abandons it before its origin writes, one that comes while it
- * writes them before its commit: nothing changed, the next resume does it
- * again.  Return: 1 (more to do), 0 (nothing left), -EAGAIN (abandoned)
- * or a negative errno.
+ * to @release.  A stop (suspend, remove) that comes while the step reads,
+ * waits or writes back abandons it before its commit: nothing changed, the
+ * next resume does it again.  Return: 1 (more to do), 0 (nothing left),
+ * -ECANCELED (abandoned) or another negative errno.
  */
 static int merge_step(struct cgsnap_merge *m, struct bio_list *release)
 {
 	struct cgsnap *s = m->s;
-	unsigned int n, c, i;
-	bool last_dirty;
+	unsigned long start = jiffies;
+	unsigned int n, c = 0, i;
+	bool held = false;
 	int ret;
 
 	ret = cgsnap_store_prepare_merge(s, m->ents, m->step_max);
@@ -365,30 +377,36 @@ static int merge_step(struct cgsnap_merge *m, struct bio_list *release)
 		return -EUCLEAN;
 	atomic64_inc(&m->steps);
 
-	ret = merge_should_run(m) ? batch_io(m, n, n, false) : -EAGAIN;
-	if (!ret && !merge_should_run(m))
-		ret = -EAGAIN;
+	ret = merge_should_run(m) ? batch_io(m, n, n, false) : -ECANCELED;
 	if (!ret) {
 		spin_lock(&s->lock);
-		last_dirty = test_bit(step_index(m, m->ents[0].old), m->dirty);
-		c = step_hold(m, n);
+		c = step_clean(m, n);
+		/* its last entry written again and again: held alone */
+		held = !c && m->contended >= CGSNAP_MERGE_TRIES;
+		if (held)
+			step_hold(m, 1);
 		spin_unlock(&s->lock);
-		/* written since it was read: held now, read again */
-		if (last_dirty) {
-			atomic64_inc(&m->waited);
-			wait_event(m->drain, !last_tracked(m) || !merge_should_run(m));
-			ret = merge_should_run(m) ? batch_io(m, n, 1, false) : -EAGAIN;
-		}
 	}
-	if (!ret && !merge_should_run(m))
-		ret = -EAGAIN;
-	if (!ret)
-		ret = batch_io(m, n, c, true);
+	if (held) {
+		atomic64_inc(&m->waited);
+		wait_event_idle(m->drain, !last_tracked(m) || !merge_should_run(m));
+		c = 1;
+		ret = merge_should_run(m) ? batch_io(m, n, 1, false) : -ECANCELED;
+	}
+	/* still marking the chunks written meanwhile: they stay exceptions */
+	if (!ret && c)
+		ret = merge_should_run(m) ? batch_io(m, n, c, true) : -ECANCELED;
+	if (!ret && c && !held) {
+		spin_lock(&s->lock);
+		c = step_clean(m, c);
+		if (c)
+			step_hold(m, c);
+		spin_unlock(&s->lock);
+	}
 	/* written back but not committed: the next resume does it again */
-	if (!ret && !merge_should_run(m))
-		ret = -EAGAIN;
-	if (!ret)
-		ret = cgsnap_store_commit_merge(s, m->ents, c);
+	if (!ret && c)
+		ret = merge_should_run(m) ?
+		      cgsnap_store_commit_merge(s, m->ents, c) : -ECANCELED;
 
 	spin_lock(&s->lock);
 	if (!ret)
@@ -402,11 +420,16 @@ static int merge_step(struct cgsnap_merge *m, struct bio_list *release)
 	if (ret)
 		return ret;
 	atomic64_add(c, &m->merged);
-	/* chunks written as they merge: read fewer at a time */
-	if (c == n)
-		m->step_max = min(m->step_max * 2, m->max_chunks);
-	else if (c < n / 2)
+	m->contended = c ? 0 : m->contended + 1;
+	/*
+	 * Fewer entries at a time after a step whose chunks were written as
+	 * it merged, or that took long (a suspend waits for a step's I/O);
+	 * more after one that kept all, quickly.
+	 */
+	if (2 * c < n || time_after(jiffies, start + CGSNAP_MERGE_STEP_SECS * HZ))
 		m->step_max = max(m->step_max / 2, 1U);
+	else if (c == n && !held)
+		m->step_max = min(m->step_max * 2, m->max_chunks);
 	return 1;
 }
 
@@ -441,7 +464,7 @@ static void merge_work(struct work_struct *work)
 	}
 	if (ret > 0)
 		return;
-	if (ret == -EAGAIN) {
+	if (ret == -ECANCELED) {
 		atomic64_inc(&m->abandoned);
 		return;
 	}

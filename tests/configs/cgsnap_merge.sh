@@ -10,10 +10,11 @@
 #     the limit held it back (it took at least half the time the limit
 #     allows); the kernel says "merge complete".
 #  2. Writes during a merge (32 writers, into a run of 8 MiB merged in
-#     1 MiB steps held back by io.max; COW writes 500 ms): some come while
-#     a step reads their chunk and leave it to a later step, some wait for
-#     the origin write and commit of their chunk, some steps find their
-#     last entry written and wait for those writes (debugfs counters);
+#     1 MiB steps held back by io.max; COW writes 500 ms; one writer on
+#     the first step's last block without a break): some come while a
+#     step reads or writes back their chunk and leave it to a later step,
+#     a step holds the hot block alone and waits for its write in flight,
+#     some writes wait for a step (debugfs counters);
 #     each block reads its last write during and after
 #     the merge; a reload with cgsnap-origin mid-merge is refused; a
 #     suspend mid-merge abandons a step; a failing COW device makes it
@@ -157,16 +158,18 @@ reload_cow 0 500
 # 3-4 MiB, merged from about the 5th step on.  32 writers (each its own 8
 # blocks, a counter in every block) keep 32 writes in flight there, each
 # 500 ms on the COW device: a step on the region finds some of its chunks
-# written while it reads (dirtied), keeps the entries up to the first of
-# those, and holds their writes for its commit (500 ms: queued); a step
-# whose last entry is dirty waits for its writes (waited).  They write
-# until all three happened (debugfs counters); each block's last content
-# is checked during and after the merge.
+# written while it reads and writes back (dirtied), and commits only the
+# entries up to the first of those.  One more writer writes the last block
+# of the 8 MiB, the first step's last entry, without a break: steps keep
+# nothing until the fourth holds that block alone, waits for its write in
+# flight (waited) and holds the next one (queued).  They write until all
+# three happened (debugfs counters); each block's last content is checked
+# during and after the merge.
 rm -f /scratch/race-stop /scratch/race-started
 trap 'touch /scratch/race-stop' EXIT	# a failure below must stop the writers
-python3 - /dev/mapper/lv $((3 << 20)) /scratch/race-stop /scratch/race-expected <<'PY' &
+python3 - /dev/mapper/lv $((3 << 20)) /scratch/race-stop /scratch/race-expected $(((8 << 20) - 4096)) <<'PY' &
 import mmap, os, struct, sys, threading, random
-dev, base, stop, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+dev, base, stop, out, hot = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 blocks = 256
 fd = os.open(dev, os.O_RDWR | os.O_DIRECT)
 last = {}
@@ -183,7 +186,17 @@ def writer(t):
         last[b] = data
         if seq == 2 and t == 0:
             open(stop.replace("stop", "started"), "w").close()
+hot_last = [None]
+def hot_writer():
+    buf, seq = mmap.mmap(-1, 4096), 0
+    while not os.path.exists(stop):
+        seq += 1
+        data = struct.pack("<QQ", hot, seq) * 256
+        buf[:] = data
+        os.pwritev(fd, [buf], hot)
+        hot_last[0] = data
 threads = [threading.Thread(target=writer, args=(t,)) for t in range(32)]
+threads.append(threading.Thread(target=hot_writer))
 for th in threads: th.start()
 for th in threads: th.join()
 rd = mmap.mmap(-1, 4096)
@@ -193,8 +206,12 @@ for b in range(blocks):
     img += last.get(b, bytes(rd))
     if b in last and bytes(rd) != last[b]:
         sys.exit("block %d: not the last write made during the merge" % b)
+os.preadv(fd, [rd], hot)
+if bytes(rd) != hot_last[0]:
+    sys.exit("the last block of the 8 MiB: not the last write made during the merge")
 open(out, "wb").write(img)
-print("writes during the merge: %d blocks, read back right" % len(last))
+open(out + "-hot", "wb").write(hot_last[0])
+print("writes during the merge: %d blocks and the last block of the 8 MiB, read back right" % len(last))
 PY
 racer=$!
 wait_for 60 test -e /scratch/race-started
@@ -243,6 +260,8 @@ cmp -n $((1 << 20)) /scratch/race-expected <(dd if=/dev/mapper/lv bs=1M skip=3 c
 	fail "the writes made during the merge changed once it went on"
 cmp -n $((1 << 20)) /scratch/race-expected <(dd if=/dev/mapper/real bs=1M skip=3 count=1 iflag=direct status=none) ||
 	fail "the writes made during the merge are not in the origin"
+cmp -n 4096 /scratch/race-expected-hot <(dd if=/dev/mapper/real bs=4k skip=$(((8 << 8) - 1)) count=1 iflag=direct status=none) ||
+	fail "the last write to the hot block is not in the origin"
 [ "$(tailsum /dev/mapper/lv)" = "$expected_tail" ] || fail "lv's second half after the merge is not the snapshot's"
 to_origin
 dmsetup create snap3 --table "0 $sectors cgsnap /dev/mapper/real /dev/mapper/cow P 8" ||
