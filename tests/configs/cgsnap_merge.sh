@@ -11,7 +11,7 @@
 #     allows); the kernel says "merge complete".
 #  2. Writes during a merge (32 writers, into a run of 8 MiB merged in
 #     1 MiB steps held back by io.max; COW writes 500 ms; one writer on
-#     the first step's last block without a break): some come while a
+#     the region's last block without a break): some come while a
 #     step reads or writes back their chunk and leave it to a later step,
 #     a step holds the hot block alone and waits for its write in flight,
 #     some writes wait for a step (debugfs counters);
@@ -159,15 +159,16 @@ reload_cow 0 500
 # blocks, a counter in every block) keep 32 writes in flight there, each
 # 500 ms on the COW device: a step on the region finds some of its chunks
 # written while it reads and writes back (dirtied), and commits only the
-# entries up to the first of those.  One more writer writes the last block
-# of the 8 MiB, the first step's last entry, without a break: steps keep
+# entries up to the first of those.  The region's last block (the first of
+# it the merge meets) has a writer of its own, without a break: steps keep
 # nothing until the fourth holds that block alone, waits for its write in
-# flight (waited) and holds the next one (queued).  They write until all
-# three happened (debugfs counters); each block's last content is checked
-# during and after the merge.
+# flight (waited) and holds the next one (queued); then the steps go into
+# the region.  They write until all that happened and 8 chunks were
+# dirtied (debugfs counters); each block's last content is checked during
+# and after the merge.
 rm -f /scratch/race-stop /scratch/race-started
 trap 'touch /scratch/race-stop' EXIT	# a failure below must stop the writers
-python3 - /dev/mapper/lv $((3 << 20)) /scratch/race-stop /scratch/race-expected $(((8 << 20) - 4096)) <<'PY' &
+python3 - /dev/mapper/lv $((3 << 20)) /scratch/race-stop /scratch/race-expected $(((4 << 20) - 4096)) <<'PY' &
 import mmap, os, struct, sys, threading, random
 dev, base, stop, out, hot = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 blocks = 256
@@ -176,7 +177,7 @@ last = {}
 def writer(t):
     buf = mmap.mmap(-1, 4096)
     rnd, seq = random.Random(t), 0
-    mine = [b for b in range(blocks) if b % 32 == t]
+    mine = [b for b in range(blocks - 1) if b % 32 == t]	# the last: hot_writer's
     while not os.path.exists(stop):
         b = rnd.choice(mine)
         seq += 1
@@ -208,10 +209,10 @@ for b in range(blocks):
         sys.exit("block %d: not the last write made during the merge" % b)
 os.preadv(fd, [rd], hot)
 if bytes(rd) != hot_last[0]:
-    sys.exit("the last block of the 8 MiB: not the last write made during the merge")
+    sys.exit("the region's last block: not the last write made during the merge")
 open(out, "wb").write(img)
 open(out + "-hot", "wb").write(hot_last[0])
-print("writes during the merge: %d blocks and the last block of the 8 MiB, read back right" % len(last))
+print("writes during the merge: %d blocks and the region's last, read back right" % len(last))
 PY
 racer=$!
 wait_for 60 test -e /scratch/race-started
@@ -219,7 +220,7 @@ echo "$cowdev rbps=524288" > /sys/fs/cgroup/m/io.max
 raced() {
 	kill -0 $racer 2>/dev/null || fail "the writer during the merge ended early"
 	merged lv && fail "the merge ended before the writes raced it: $(dm_info lv); steps $(mstat merge_steps), dirtied chunks $(mstat dirtied_chunks), queued writes $(mstat queued_writes), steps that waited $(mstat waited_steps)"
-	[ "$(mstat dirtied_chunks)" -gt 0 ] && [ "$(mstat waited_steps)" -gt 0 ] &&
+	[ "$(mstat dirtied_chunks)" -ge 8 ] && [ "$(mstat waited_steps)" -gt 0 ] &&
 		[ "$(mstat queued_writes)" -gt 0 ]
 }
 wait_for 180 raced
@@ -260,7 +261,7 @@ cmp -n $((1 << 20)) /scratch/race-expected <(dd if=/dev/mapper/lv bs=1M skip=3 c
 	fail "the writes made during the merge changed once it went on"
 cmp -n $((1 << 20)) /scratch/race-expected <(dd if=/dev/mapper/real bs=1M skip=3 count=1 iflag=direct status=none) ||
 	fail "the writes made during the merge are not in the origin"
-cmp -n 4096 /scratch/race-expected-hot <(dd if=/dev/mapper/real bs=4k skip=$(((8 << 8) - 1)) count=1 iflag=direct status=none) ||
+cmp -n 4096 /scratch/race-expected-hot <(dd if=/dev/mapper/real bs=4k skip=$(((4 << 8) - 1)) count=1 iflag=direct status=none) ||
 	fail "the last write to the hot block is not in the origin"
 [ "$(tailsum /dev/mapper/lv)" = "$expected_tail" ] || fail "lv's second half after the merge is not the snapshot's"
 to_origin
