@@ -227,13 +227,14 @@ wait_for 180 raced
 touch /scratch/race-stop
 wait $racer || fail "the writes made during the merge did not read back"
 trap - EXIT
-# COW reads 3 s from here: the rest (7 MiB or more, a step each MiB) lasts
-# through the suspends and the failure below
-reload_cow 3000 50
 merged lv && fail "merge done before the writes during it ended: nothing tested"
 log "writes done during the merge: $(dm_info lv); steps $(mstat merge_steps) for $(mstat merged_chunks) chunks, dirtied chunks $(mstat dirtied_chunks), queued writes $(mstat queued_writes), steps that waited $(mstat waited_steps)"
 [ "$(tailsum /dev/mapper/lv)" = "$expected_tail" ] || fail "lv's second half during the merge is not the snapshot's"
 expect_refused 'merge into this origin is not done' dmsetup reload lv --table "$(origin_table)"
+# COW reads 3 s from here: the rest of the merge (several MiB) lasts through
+# the suspends and the failure below
+reload_cow 3000 50
+merged lv && fail "merge done before the suspends: nothing tested"
 # suspends mid-merge abandon the step they find reading (it is done again)
 i=0
 until [ "$(mstat abandoned_steps)" -gt 0 ]; do
