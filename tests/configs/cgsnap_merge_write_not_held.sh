@@ -64,6 +64,8 @@ done_ok() {
 	local expected
 	expected=$(dmd5 /dev/mapper/lv)
 	echo "$cowdev rbps=max" > /sys/fs/cgroup/m/io.max
+	dmsetup reload cow --table "$(cow_table 0)"
+	dmsetup resume cow
 	wait_for 240 merged
 	cmp -n 4096 /scratch/block <(dd if=/dev/mapper/lv bs=4k skip=128 count=1 iflag=direct status=none) ||
 		fail "$1: the write made during the merge is not what lv reads after it"
