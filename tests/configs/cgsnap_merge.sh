@@ -230,13 +230,17 @@ wait_for 180 raced
 touch /scratch/race-stop
 wait $racer || fail "the writes made during the merge did not read back"
 trap - EXIT
+# held at 4 KiB/s while the second half is read through it (a debug
+# kernel's read outlasted the rest of the merge)
+echo "$cowdev rbps=4096" > /sys/fs/cgroup/m/io.max
 merged lv && fail "merge done before the writes during it ended: nothing tested"
 log "writes done during the merge: $(dm_info lv); steps $(mstat merge_steps) for $(mstat merged_chunks) chunks, dirtied chunks $(mstat dirtied_chunks), queued writes $(mstat queued_writes), steps that waited $(mstat waited_steps)"
 [ "$(tailsum /dev/mapper/lv)" = "$expected_tail" ] || fail "lv's second half during the merge is not the snapshot's"
 expect_refused 'merge into this origin is not done' dmsetup reload lv --table "$(origin_table)"
-# COW reads 3 s from here: the rest of the merge (several MiB) lasts through
-# the suspends and the failure below
+# COW reads 3 s from here, 512 KiB/s again: the rest of the merge (several
+# MiB) lasts through the suspends and the failure below
 reload_cow 3000 50
+echo "$cowdev rbps=524288" > /sys/fs/cgroup/m/io.max
 merged lv && fail "merge done before the suspends: nothing tested"
 # suspends mid-merge abandon the step they find reading (it is done again)
 i=0
