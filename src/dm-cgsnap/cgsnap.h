@@ -278,14 +278,14 @@ struct cgsnap_merge {
 	unsigned int max_chunks;	/* const: per step */
 	/*
 	 * Entries a step reads at most: halved after a step that could keep
-	 * less than half (the others written meanwhile), doubled after one
-	 * that kept all; the work.
+	 * less than half (the others written meanwhile) or took longer than
+	 * CGSNAP_MERGE_STEP_SECS, doubled after one that kept all; the work.
 	 */
 	unsigned int step_max;
 	unsigned int contended;		/* steps in a row that kept nothing; the work */
 	struct cgsnap_merge_ent *ents;	/* the step's, the last entry first; the work */
 	cgsnap_chunk_t *step_chunks;	/* their origin chunks, sorted; s->lock */
-	/* bit i: step_chunks[i] was written while the step read; s->lock */
+	/* bit i: step_chunks[i] was written before the step held it; s->lock */
 	unsigned long *dirty;
 	bool running;			/* resumed, not stopping; s->lock */
 	bool done;			/* nothing left; s->lock */
@@ -302,7 +302,7 @@ struct cgsnap_merge {
 	/* statistics since the load (debugfs) */
 	atomic64_t merged;		/* chunks copied back and committed */
 	atomic64_t steps, nr_queued, waited, abandoned;
-	atomic64_t nr_dirty;		/* writes that left a chunk to a later step */
+	atomic64_t nr_dirty;		/* chunks a write left to a later step */
 };
 
 /*

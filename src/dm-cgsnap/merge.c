@@ -224,11 +224,11 @@ static void batch_end_io(struct bio *bio)
  * The reads (@write false) or the origin writes of the first @count of a
  * step's @n entries, a bio per run of chunks consecutive on both devices,
  * all in flight at once, charged to the resumer; entry i's chunk is slot
- * n - 1 - i of the buffer, so that a run is contiguous in it.  The COW chunks are read
- * whole (a 4Kn COW device takes no shorter read); the last chunk of an
- * origin whose size is not a multiple of the chunk size is written only up
- * to the origin's end, as snapshot-merge.  The writes are FUA: on the
- * origin before the commit drops the exceptions.  Each bio is submitted
+ * n - 1 - i of the buffer, so that a run is contiguous in it.  The COW
+ * chunks are read whole (a 4Kn COW device takes no shorter read); the last
+ * chunk of an origin whose size is not a multiple of the chunk size is
+ * written only up to the origin's end, as snapshot-merge.  The writes are
+ * FUA: on the origin before the commit drops the exceptions.  Each bio is submitted
  * before the next is allocated (s->bs's reserve is refilled by those in
  * flight).  Return: 0 or a negative errno (an exception past the origin's
  * end: -EIO, as a copy of one fails).
