@@ -27,10 +27,15 @@ klog() { printf '[kernels] %s\n' "$*" >&2; }
 
 . "$(dirname "${BASH_SOURCE[0]}")/debug-kernel.sh"
 
-# Host packages the harness needs; installed once, quietly.
+# Host packages the harness needs; installed once, quietly.  The guest runs
+# the host's own userspace (its / over 9p, vm.sh): the tests' tools are
+# host packages too (udev: udevadm monitor; e2fsprogs: mkfs.ext4, debugfs;
+# linux-perf: the benchmarks' perf stat).  A machine that lacked udev once
+# failed cgloop_load_fails_whole on the first run of a fresh clone.
 host_packages_ensure() {
 	local want=(qemu-system-x86 busybox-static fio kmod cpio dkms debootstrap
-		    xz-utils zstd bc make gcc libelf-dev dmsetup procps python3)
+		    xz-utils zstd bc make gcc libelf-dev dmsetup procps python3
+		    udev e2fsprogs linux-perf)
 	local missing=() p
 	for p in "${want[@]}"; do
 		dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
