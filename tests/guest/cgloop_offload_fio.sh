@@ -14,6 +14,7 @@ insmod "$(ko cgblk_offload)" native=0
 insmod "$(ko cgloop)" backing=/dev/nullb0 complete_in_task=1
 [ "$(cgloop_attr 0 complete_in_task)" = 1 ] || fail "cgloop0 does not say complete_in_task=1"
 d0=$(offload_stat deferred)
+none_pending() { [ "$(offload_stat pending)" -eq 0 ]; }
 cpu_hotplug_start
 fio_verify /dev/cgloop0 64M --direct=1 --ioengine=libaio --iodepth=16 --bsrange=4k-1M
 fio_verify /dev/cgloop0 64M --direct=0 --offset=64M --bsrange=4k-1M
@@ -22,7 +23,7 @@ cycles=$HOTPLUG_CYCLES
 [ "$cycles" -ge 5 ] || fail "only $cycles hotplug cycles ran"
 d=$(( $(offload_stat deferred) - d0 ))
 [ "$d" -gt 0 ] || fail "no completion of cgloop went through cgblk_offload"
-wait_for 10 test "$(offload_stat pending)" -eq 0
+wait_for 10 none_pending
 [ "$(offload_stat deferred)" -eq "$(offload_stat run)" ] ||
 	fail "deferred $(offload_stat deferred) but run $(offload_stat run)"
 log "fio verify passed with $cycles CPU 1 offline/online cycles; $d lower completions deferred, $(offload_stat hotplug_drained) moved off a dead CPU"

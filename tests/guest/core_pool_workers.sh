@@ -31,7 +31,7 @@ grep -q '^(fallback) queued 0 done 4 ' "$CGBLK_OUT/workers-3.txt" ||
 	fail "root items did not run on the fallback"
 
 cg_run t_a "echo '1 block' > $d/queue"
-wait_for 30 test "$(tp_stat blocked)" -eq 1
+wait_for 30 tp_stat_is blocked 1
 cg_run t_b "echo 20 > $d/queue"
 wait_for 30 done_is 54
 [ "$(tp_stat blocked)" -eq 1 ] || fail "t_a's item stopped blocking"

@@ -7,7 +7,8 @@
 #   plan_suite SUITE      sets PLAN_RUN to the tests of SUITE that run on
 #                         $KSERIES in tier $TIER and prints a verdict for
 #                         each that does not (SKIP), or whose header is bad
-#                         (FAIL)
+#                         (FAIL), or that waits on a condition that cannot
+#                         change (FAIL, below)
 #
 # Tiers are read from each test's "# tier:" header (tests/lib/headers.sh):
 # the full tier runs every test on every kernel; the CI tier runs "core"
@@ -73,13 +74,26 @@ tier_runs_here() {
 	return 1
 }
 
+# frozen_wait FILE: the first line of FILE whose wait_for condition holds a
+# command substitution, e.g. `wait_for 60 test "$(stat x)" -ge 1`: the shell
+# expands it once, before wait_for starts, so the wait polls a constant and
+# can only pass at once or time out (three tests did; one timed out in CI
+# whenever its merge had not begun when it was called).  Escaped (\$(, in an
+# `sh -c` string) and arithmetic ($((...))) substitutions are fine.
+frozen_wait() {
+	grep -nP '^\s*wait_for\s+\d+\s.*(?<!\\)\$\((?!\()' "$1" | head -n 1
+}
+
 plan_suite() {
-	local suite=$1 t f k skipped=
+	local suite=$1 t f k frozen skipped=
 	PLAN_RUN=
 	for t in $(tests_of "$suite"); do
 		f=$TOP/tests/$suite/$t.sh
 		k=$(test_header "$f" kernels)
-		if [ -n "$k" ] && ! [[ " $k " == *" $KSERIES "* ]]; then
+		frozen=$(frozen_wait "$f")
+		if [ -n "$frozen" ]; then
+			verdict FAIL "$KSERIES/$t" "line ${frozen%%:*}: wait_for's condition has a \$(...) the shell expands once, before the wait: use a function"
+		elif [ -n "$k" ] && ! [[ " $k " == *" $KSERIES "* ]]; then
 			verdict SKIP "$KSERIES/$t" "(applies to $k only)"
 		elif [ "$suite" = bench ] || [ "$suite" = demo ] || tier_runs_here "$f"; then
 			PLAN_RUN="$PLAN_RUN $t"
