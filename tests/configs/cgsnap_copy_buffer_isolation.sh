@@ -10,7 +10,7 @@
 # 1 MiB block to be had, or from a reserve of 2 that A's copies held: B's
 # copies queued behind A's for a buffer and its 8 writes did not finish in
 # 40 s.
-# tier: edges
+# tier: one 7.3 (the full tier runs it everywhere)
 # timeout: 400
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

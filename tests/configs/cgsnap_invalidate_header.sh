@@ -10,7 +10,7 @@
 # The allocation failure itself cannot be injected on stock kernels (no
 # FAULT_INJECTION): the buffer is now made when the table is.
 # timeout: 600
-# tier: edges
+# tier: one 6.12 (the full tier runs it everywhere)
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
 brd_setup 64 3

@@ -35,7 +35,7 @@
 #  5. 4Kn (scsi_debug, 4096-byte blocks): origin and COW device on it,
 #     chunk 8 sectors, and chunk 16 with a partial last chunk of one block.
 # timeout: 900
-# tier: edges
+# tier: one 6.12 (long: the full tier runs it everywhere)
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
 brd_setup 64 4

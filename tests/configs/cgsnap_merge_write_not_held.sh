@@ -14,7 +14,7 @@
 # After each merge the device and the origin read as the snapshot with the
 # write.
 # timeout: 600
-# tier: edges
+# tier: one 6.12 (long: the full tier runs it everywhere)
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
 brd_setup 16 2

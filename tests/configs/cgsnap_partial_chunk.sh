@@ -11,7 +11,7 @@
 # (last chunk of 15 and 1 sectors, chunk 16), a `linear` table over a brd
 # ramdisk; P and N.
 # timeout: 600
-# tier: edges
+# tier: one 5.10 (the full tier runs it everywhere)
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
 brd_setup 64 3

@@ -29,7 +29,7 @@
 #     the origin as it was at their creation, the P store under the in-tree
 #     `snapshot` too.
 # timeout: 900
-# tier: edges
+# tier: one 6.1 (long: the full tier runs it everywhere)
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 
 brd_setup 64 4

@@ -11,7 +11,7 @@
 # memory controller; on 5.10 the first such I/O oopsed in
 # cgblk_charge_from_bio).  Afterwards io goes back to v2.
 # timeout: 500
-# tier: edges
+# tier: one 5.10 (long; cgroup v1 is the old kernels' users': the full tier runs it everywhere)
 # order: first
 # (first in its boot: a controller moves to a v1 hierarchy only while no
 # dying memcg of it is left on v2, and after other tests' memcgs 5.10

@@ -3,7 +3,7 @@
 # block device keep what fio writes (crc32c, random offsets, 512 B-1 MiB,
 # direct and buffered), also after dropping caches, and the bytes land in
 # the backing at the configured place, also in a window of a block device.
-# tier: core
+# tier: one 7.3 (long: the full tier runs it everywhere)
 # timeout: 900
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

@@ -3,7 +3,7 @@
 # a worker; all workers are reaped after a short idle_timeout_ms; with
 # max_workers=1 the cgroups past the first run on the fallback worker and
 # are still charged their own I/O in io.stat.
-# tier: edges
+# tier: one 6.1 (long: the full tier runs it everywhere)
 # timeout: 600
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

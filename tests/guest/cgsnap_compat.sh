@@ -5,7 +5,7 @@
 # remove/create; a COW store written by cgsnap opens under snapshot with
 # identical contents and the other way round (whole-device checksums); N
 # works too.  Writes of whole chunks and of parts of chunks are both made.
-# tier: core
+# tier: one 5.10 (long: the full tier runs it everywhere)
 # timeout: 600
 . "$CGBLK_TOP/tests/lib/guest-lib.sh"
 

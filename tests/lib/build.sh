@@ -15,8 +15,8 @@ build_modules() {
 		--exclude='*.mod' --exclude='*.mod.c' --exclude='*.symvers' --exclude='*.order' \
 		-cf - Kbuild Makefile dkms.conf src include tests/modules | tar -C "$b" -xf -
 	if [ -z "$KCHROOT" ]; then
-		{ make -C "$b" KDIR="$KDIR" W=1 modules &&
-		  make -C "$KDIR" M="$b/tests/modules" W=1 \
+		{ make -C "$b" -j"$(nproc)" KDIR="$KDIR" W=1 modules &&
+		  make -C "$KDIR" -j"$(nproc)" M="$b/tests/modules" W=1 \
 			KBUILD_EXTRA_SYMBOLS="$b/Module.symvers" modules; } > "$out/build.log" 2>&1
 		rc=$?
 	else
@@ -29,8 +29,8 @@ build_modules() {
 		# objtool of newer kernels reads /proc: give the chroot its own,
 		# in a mount namespace that goes away with the build.
 		unshare --mount --fork /bin/sh -c "mount -t proc proc '$KCHROOT/proc' &&
-			exec chroot '$KCHROOT' /bin/sh -c 'make -C $cb KDIR=$KDIR W=1 modules &&
-			make -C $KDIR M=$cb/tests/modules W=1 \
+			exec chroot '$KCHROOT' /bin/sh -c 'make -C $cb -j$(nproc) KDIR=$KDIR W=1 modules &&
+			make -C $KDIR -j$(nproc) M=$cb/tests/modules W=1 \
 			KBUILD_EXTRA_SYMBOLS=$cb/Module.symvers modules'" > "$out/build.log" 2>&1
 		rc=$?
 		(cd "$KCHROOT$cb" && find . -name '*.ko' -o -name Module.symvers | tar -cf - -T -) |

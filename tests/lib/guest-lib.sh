@@ -6,7 +6,9 @@
 # thing, says so in a "# Proves:" line, may set "# timeout: <seconds>" and
 # "# kernels: <series> ..." in its header, and exits non-zero on failure.
 # Environment: CGBLK_TOP (the source tree), CGBLK_KO (the modules built for
-# this kernel), CGBLK_OUT (a folder kept with the results), CGBLK_KSERIES;
+# this kernel), CGBLK_OUT (a folder kept with the results), CGBLK_KSERIES,
+# CGBLK_TIER (ci or full: a test leaves out in ci only what it prints
+# without judging, such as an in-tree peer measured for comparison);
 # the working directory and TMPDIR are a fresh tmpfs, /scratch.
 set -euo pipefail
 # POSIX mode: an expansion error (say, a division by zero in $((...))) ends

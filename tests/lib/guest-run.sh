@@ -15,7 +15,7 @@ set -u
 . "$CGBLK_TOP/tests/lib/headers.sh"
 . "$CGBLK_TOP/tests/lib/modules.sh"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export CGBLK_TOP CGBLK_KO CGBLK_KSERIES CGBLK_PHASE
+export CGBLK_TOP CGBLK_KO CGBLK_KSERIES CGBLK_PHASE CGBLK_TIER
 export HOME=/root TERM=dumb LANG=C
 
 # A setup step that fails is reported in the kernel log, which fails the

@@ -10,7 +10,8 @@
 # The guest: a busybox initramfs (tests/lib/initramfs-init) loads the
 # virtio/9p/overlay modules of this kernel, mounts the host's / read-only over
 # 9p with a tmpfs overlay, and hands over to tests/lib/guest-run.sh.  Uses
-# KVER, KIMAGE, KMODDIR, KSERIES (kernels.sh), KAPPEND, TIMEOUT_SCALE, TOP;
+# KVER, KIMAGE, KMODDIR, KSERIES (kernels.sh), KAPPEND, TIMEOUT_SCALE, TOP,
+# TIER (tests/run: the guest's CGBLK_TIER);
 # POWERCUT_DISK and PHASE for the power-cut suite.
 
 # initramfs_modules MODDIR: the virtio/9p/overlay modules in load order.
@@ -62,6 +63,7 @@ make_initramfs() {
 	CGBLK_TOP='$TOP'
 	CGBLK_KO='$out/build'
 	CGBLK_KSERIES='$KSERIES'
+	CGBLK_TIER='${TIER:-full}'
 	CGBLK_SUITE='$suite'
 	CGBLK_TESTS='$tests'
 	CGBLK_GUEST_RESULTS='/cgblk-results'
