@@ -8,6 +8,8 @@
 #   make install              install into /lib/modules/<release>/updates
 #   make dkms-install         register this tree with DKMS and install it
 #   make dkms-remove          undo dkms-install
+#   make deb                  dist/cgblk-dkms_<version>_all.deb (packaging/deb)
+#   make check-deb            install it here, modprobe in two guests, remove it
 #   make check                build and run the guest test suite under qemu
 #   make check KERNELS="5.10 6.1 6.12 7.3" TESTS="name ..."
 #   make check-ci             what CI runs: the CI tier of the suite (each test's
@@ -87,4 +89,14 @@ demo:
 style:
 	$(CURDIR)/tests/style.sh
 
-.PHONY: all modules clean install dkms-install dkms-remove check check-ci check-debug bench demo style
+# The Debian package of the DKMS source (packaging/deb/mkdeb.sh); installed
+# with `apt install ./dist/cgblk-dkms_<version>_all.deb`.
+deb:
+	$(CURDIR)/packaging/deb/mkdeb.sh $(CURDIR) $(CURDIR)/dist
+
+# The package on this host: install, modprobe in the 6.1 and 6.12 guests,
+# remove (tests/host/deb.sh; it installs and removes packages here).
+check-deb:
+	$(CURDIR)/tests/host/deb.sh
+
+.PHONY: all modules clean install dkms-install dkms-remove check check-ci check-debug bench demo style deb check-deb

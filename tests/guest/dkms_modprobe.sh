@@ -1,7 +1,8 @@
 #!/bin/bash
 # Proves: the DKMS-installed modules (tests/run ran `make dkms-install` for
-# this kernel on the host) load with plain modprobe, dependencies resolved
-# by depmod, and unload with modprobe -r.
+# this kernel on the host, or `make check-deb` installed the package) load
+# with plain modprobe, dependencies resolved by depmod, and unload with
+# modprobe -r.
 # kernels: 6.1 6.12
 # tier: edges
 # timeout: 90
