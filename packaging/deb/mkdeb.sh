@@ -15,7 +15,7 @@ trap 'rm -rf "$stage"' EXIT
 src=$stage/usr/src/cgblk-$version
 doc=$stage/usr/share/doc/cgblk-dkms
 mkdir -p "$src" "$doc" "$stage/DEBIAN" "$out"
-chmod 0755 "$stage"
+chmod 0755 "$stage" "$stage/DEBIAN"
 # The files DKMS builds from, as `make dkms-install` copies them: tracked
 # files only (no build products, no results).
 (cd "$top" && git ls-files -z dkms.conf Kbuild Makefile src include |

@@ -40,7 +40,14 @@ grep -q "\./usr/src/cgblk-$version/dkms.conf$" <<< "$listing" ||
 
 step "apt-get install $deb"
 log=$(mktemp)
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" > "$log" 2>&1 ||
+# a failure from here on takes the package out again
+cleanup() {
+	dpkg-query -W -f '${Status}' cgblk-dkms 2>/dev/null | grep -q 'ok installed' &&
+		DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq cgblk-dkms > /dev/null 2>&1
+	rm -f "$log"
+}
+trap cleanup EXIT
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$deb" > "$log" 2>&1 ||
 	{ tail -n 20 "$log"; fail "apt-get install of the package failed"; }
 grep -E 'cgblk-dkms:' "$log" && fail "the package's postinst reported a failed build"
 for k in $kvers; do
@@ -65,5 +72,4 @@ left=$(find /lib/modules/*/updates/dkms -name 'cgblk_*' -o -name 'cgloop*' -o -n
 [ -z "$left" ] || fail "modules left after the removal: $left"
 dkms status -m cgblk | grep -q . && fail "DKMS still has cgblk: $(dkms status -m cgblk)"
 [ ! -e "/usr/src/cgblk-$version" ] || fail "/usr/src/cgblk-$version is left after the removal"
-rm -f "$log"
 echo "PASS: cgblk-dkms $version: built, installed for$kvers, loaded in their guests, removed without a trace"

@@ -50,14 +50,22 @@ build_modules() {
 
 # DKMS: the real user path, for the kernels the host builds natively, when
 # this kernel's run includes the dkms_modprobe test (RUN_GUEST: its tests).
-# CGBLK_DKMS=installed: DKMS already has cgblk (tests/host/deb.sh installed
-# the package): the guest loads those modules, nothing is added or removed.
+# CGBLK_DKMS=installed, or the cgblk-dkms package installed: DKMS already
+# has cgblk (tests/host/deb.sh installed the package): the guest loads those
+# modules, nothing is added or removed.
 dkms_setup() {
 	DKMS_DONE=0
 	[ -z "$KCHROOT" ] || return 0
 	[[ " ${RUN_GUEST:-} " == *" dkms_modprobe "* ]] || return 0
+	# an installed cgblk-dkms package owns /usr/src/cgblk-<version>: use it
+	dpkg-query -W -f '${Status}' cgblk-dkms 2>/dev/null | grep -q 'ok installed' &&
+		CGBLK_DKMS=installed
 	if [ "${CGBLK_DKMS:-}" = installed ]; then
-		verdict PASS "$KSERIES/dkms-install" "(the installed package's, for $KVER)"
+		if dkms status -m cgblk -k "$KVER" 2>/dev/null | grep -q ': installed'; then
+			verdict PASS "$KSERIES/dkms-install" "(the installed package's, for $KVER)"
+		else
+			verdict FAIL "$KSERIES/dkms-install" "CGBLK_DKMS=installed, but DKMS has no cgblk installed for $KVER"
+		fi
 		return 0
 	fi
 	make -C "$TOP" --no-print-directory dkms-remove > "$OUT/dkms.log" 2>&1
