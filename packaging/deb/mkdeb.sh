@@ -29,9 +29,7 @@ License: GPL-2.0
  On Debian systems, the full text of the GNU General Public License
  version 2 can be found in /usr/share/common-licenses/GPL-2.
 COPY
-for f in control; do
-	sed "s/@VERSION@/$version/g" "$here/$f.in" > "$stage/DEBIAN/$f"
-done
+sed "s/@VERSION@/$version/g" "$here/control.in" > "$stage/DEBIAN/control"
 echo "Installed-Size: $(du -sk "$stage/usr" | cut -f1)" >> "$stage/DEBIAN/control"
 for f in postinst prerm; do
 	sed "s/@VERSION@/$version/g" "$here/$f" > "$stage/DEBIAN/$f"

@@ -26,8 +26,7 @@ for s in 6.1 6.12; do
 	kvers="$kvers $KVER"
 done
 # what DKMS had of cgblk before (make dkms-install, an older package)
-dpkg-query -W -f '${Status}' cgblk-dkms 2>/dev/null | grep -q 'ok installed' &&
-	apt-get remove -y -qq cgblk-dkms > /dev/null
+! pkg_installed cgblk-dkms || apt-get remove -y -qq cgblk-dkms > /dev/null
 make -C "$TOP" --no-print-directory dkms-remove > /dev/null 2>&1
 
 step "make deb"
@@ -42,7 +41,7 @@ step "apt-get install $deb"
 log=$(mktemp)
 # a failure from here on takes the package out again
 cleanup() {
-	dpkg-query -W -f '${Status}' cgblk-dkms 2>/dev/null | grep -q 'ok installed' &&
+	! pkg_installed cgblk-dkms ||
 		DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq cgblk-dkms > /dev/null 2>&1
 	rm -f "$log"
 }
@@ -68,7 +67,7 @@ CGBLK_DKMS=installed "$TOP/tests/run" --kernels "6.1 6.12" --tests dkms_modprobe
 step "apt-get remove cgblk-dkms"
 DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq cgblk-dkms > "$log" 2>&1 ||
 	{ tail -n 20 "$log"; fail "apt-get remove failed"; }
-left=$(find /lib/modules/*/updates/dkms -name 'cgblk_*' -o -name 'cgloop*' -o -name 'dm-cgsnap*' 2>/dev/null)
+left=$(for m in $CGBLK_MODULES; do find /lib/modules/*/updates/dkms -name "$m.ko*" 2>/dev/null; done)
 [ -z "$left" ] || fail "modules left after the removal: $left"
 dkms status -m cgblk | grep -q . && fail "DKMS still has cgblk: $(dkms status -m cgblk)"
 [ ! -e "/usr/src/cgblk-$version" ] || fail "/usr/src/cgblk-$version is left after the removal"

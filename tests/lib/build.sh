@@ -58,8 +58,7 @@ dkms_setup() {
 	[ -z "$KCHROOT" ] || return 0
 	[[ " ${RUN_GUEST:-} " == *" dkms_modprobe "* ]] || return 0
 	# an installed cgblk-dkms package owns /usr/src/cgblk-<version>: use it
-	dpkg-query -W -f '${Status}' cgblk-dkms 2>/dev/null | grep -q 'ok installed' &&
-		CGBLK_DKMS=installed
+	! pkg_installed cgblk-dkms || CGBLK_DKMS=installed
 	if [ "${CGBLK_DKMS:-}" = installed ]; then
 		if dkms status -m cgblk -k "$KVER" 2>/dev/null | grep -q ': installed'; then
 			verdict PASS "$KSERIES/dkms-install" "(the installed package's, for $KVER)"

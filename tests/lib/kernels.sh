@@ -27,6 +27,11 @@ klog() { printf '[kernels] %s\n' "$*" >&2; }
 
 . "$(dirname "${BASH_SOURCE[0]}")/debug-kernel.sh"
 
+# pkg_installed PACKAGE: whether dpkg has PACKAGE installed.
+pkg_installed() {
+	dpkg-query -W -f '${Status}' "$1" 2>/dev/null | grep -q 'ok installed'
+}
+
 # Host packages the harness needs; installed once, quietly.  The guest runs
 # the host's own userspace (its / over 9p, vm.sh): the tests' tools are
 # host packages too (udev: udevadm monitor; e2fsprogs: mkfs.ext4, debugfs;
@@ -38,8 +43,7 @@ host_packages_ensure() {
 		    udev e2fsprogs linux-perf)
 	local missing=() p
 	for p in "${want[@]}"; do
-		dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-			missing+=("$p")
+		pkg_installed "$p" || missing+=("$p")
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	klog "installing host packages: ${missing[*]}"
